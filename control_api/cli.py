@@ -1,0 +1,259 @@
+"""The ``dramaflow`` command line.
+
+Exit codes: 0 success; 2 the script or the options are wrong (the message names the line and the fix);
+1 anything else failed (a backend, the disk). On failure no output file is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from nodes.common.errors import ConfigError, DramaflowError, ScriptError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Scripts to finished, mastered audio.")
+voices_app = typer.Typer(no_args_is_help=True, help="The voice library (voices.yaml).")
+ambience_app = typer.Typer(no_args_is_help=True, help="Audition scene beds and one-shot effects.")
+app.add_typer(voices_app, name="voices")
+app.add_typer(ambience_app, name="ambience")
+
+console = Console(stderr=True)
+out = Console()
+
+VoiceOpt = Annotated[
+    list[str] | None,
+    typer.Option("--voice", "-v", help="Map a speaker to a voice: Name=voice-id (repeatable)."),
+]
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _voice_map(pairs: list[str] | None) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, voice = pair.partition("=")
+        if not sep or not name.strip() or not voice.strip():
+            raise _fail(f"--voice {pair!r}: write it as Name=voice-id, e.g. --voice 'Mara=en-joe'", 2)
+        mapping[name.strip()] = voice.strip()
+    return mapping
+
+
+def _read_script(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _fail(f"{path}: no such file", 2) from None
+    except UnicodeDecodeError as exc:
+        raise _fail(f"{path}: not UTF-8 text (byte {exc.start}); save the script as UTF-8", 2) from None
+
+
+class _Bars:
+    """One progress bar per stage, fed by ``ProgressEvent``s."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+
+    def __call__(self, event: Any) -> None:
+        task = self.tasks.get(event.stage)
+        if task is None:
+            task = self.tasks[event.stage] = self.progress.add_task(event.stage, total=max(event.total, 1))
+        self.progress.update(task, total=max(event.total, 1), completed=event.done)
+
+
+@app.command()
+def render(
+    script: Annotated[Path, typer.Argument(help="Markdown script to render.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="OUT.mp3; OUT.wav, OUT.timeline.json, OUT.srt, OUT.vtt go beside it.")],
+    voice: VoiceOpt = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for gaps, ambience and neural TTS noise (default: front matter seed, else 0).")] = None,
+    engine: Annotated[str, typer.Option(help="direct (in-process).")] = "direct",
+    ambience_backend: Annotated[str, typer.Option("--ambience-backend", help="procedural (offline default).")] = "procedural",
+    report_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
+) -> None:
+    """Render SCRIPT to a mastered MP3 (and WAV, timeline, subtitles)."""
+    from control_api.engines.base import RenderOptions
+
+    if output.suffix.lower() != ".mp3":
+        raise _fail(f"--output {output}: give a path ending in .mp3 (the WAV and the rest are written beside it)", 2)
+    text = _read_script(script)
+    options = RenderOptions(voice_config=_voice_map(voice), seed=seed, ambience_backend=ambience_backend)
+    try:
+        engine_impl = _engine(engine)
+        with Progress(TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=report_json) as progress:
+            report = engine_impl.render(text, output, options, on_progress=_Bars(progress))
+    except ScriptError as exc:
+        raise _fail(f"{script}: {exc}", 2) from None
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    except DramaflowError as exc:
+        raise _fail(str(exc), 1) from None
+    finally:
+        close = getattr(locals().get("engine_impl"), "close", None)
+        if close:
+            close()
+    if report_json:
+        out.print_json(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        _print_report(report)
+
+
+def _engine(name: str):
+    if name == "direct":
+        from control_api.engines.direct import DirectEngine
+
+        return DirectEngine()
+    raise ConfigError(f"unknown engine {name!r}; available: direct")
+
+
+def _print_report(report: Any) -> None:
+    table = Table(title=f"{report.title}", show_header=False, title_justify="left")
+    table.add_row("duration", f"{report.duration_s:.1f} s")
+    table.add_row("loudness", f"WAV {report.lufs:.2f} LUFS, MP3 {report.mp3_lufs:.2f} LUFS")
+    table.add_row("true peak", f"WAV {report.true_peak_dbtp:.2f} dBTP, MP3 {report.mp3_true_peak_dbtp:.2f} dBTP")
+    table.add_row("content", f"{report.utterances} utterances, {report.segments} segments, {report.cues} cues")
+    table.add_row("tts", ", ".join(f"{k}: {v}" for k, v in report.tts_backends.items()))
+    table.add_row("stages", ", ".join(f"{k} {v:.2f} s" for k, v in report.stage_seconds.items()))
+    table.add_row("seed", str(report.seed))
+    for key in ("mp3", "wav", "timeline", "srt", "vtt"):
+        table.add_row(key, report.files[key])
+    console.print(table)
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+@app.command()
+def check(
+    script: Annotated[Path, typer.Argument(help="Markdown script to check.")],
+    voice: VoiceOpt = None,
+) -> None:
+    """Parse SCRIPT and show who says what, without rendering anything."""
+    from nodes.common.voices import load_voices
+    from nodes.segmenter.core import parse_script
+
+    try:
+        plan = parse_script(_read_script(script), load_voices(), voice_config=_voice_map(voice))
+    except ScriptError as exc:
+        raise _fail(f"{script}: {exc}", 2) from None
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    table = Table(title=f"{plan.title} ({plan.language})", title_justify="left")
+    for column in ("speaker", "voice", "provider", "lines", "characters"):
+        table.add_column(column)
+    for name, settings in plan.speakers:
+        said = [u for u in plan.utterances if u.speaker == name]
+        table.add_row(name, settings.voice_id, settings.provider, str(len(said)), str(sum(len(u.text) for u in said)))
+    console.print(table)
+    console.print(f"{len(plan.utterances)} utterances, {len(plan.segments)} segments, {len(plan.cues)} cues, "
+                  f"{len(plan.chapters)} chapters")
+    for note in plan.warnings:
+        console.print(f"[yellow]warning:[/] {note}", highlight=False)
+
+
+@voices_app.command("list")
+def voices_list(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False) -> None:
+    """List the voices of voices.yaml."""
+    from nodes.common.voices import load_voices
+
+    try:
+        rows = load_voices().as_rows()
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    if as_json:
+        out.print_json(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table()
+    for column in ("id", "name", "provider", "language", "category", "fallback", "aliases"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r["id"], r["display_name"], r["provider"], r["language"], r["category"],
+                      r["fallback"] or "", ", ".join(r["aliases"]))
+    out.print(table)
+
+
+@ambience_app.command("generate")
+def ambience_generate(
+    prompt: Annotated[str, typer.Argument(help="What it should sound like, e.g. 'rain on a tin roof'.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="WAV file to write.")],
+    duration: Annotated[float | None, typer.Option("--duration", help="Seconds (bed default 10; one-shot: its natural length).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed; same seed, same sound.")] = 0,
+    backend: Annotated[str, typer.Option(help="Ambience backend.")] = "procedural",
+    sfx: Annotated[bool, typer.Option("--sfx", help="Render a one-shot effect instead of a scene bed.")] = False,
+    sample_rate: Annotated[int, typer.Option(help="Sample rate in Hz.")] = 44100,
+) -> None:
+    """Render one scene bed (or, with --sfx, one effect) to a WAV file to listen to."""
+    import warnings
+
+    import soundfile as sf
+
+    from nodes.ambience.backends.base import get_backend
+    from nodes.common.audio import integrated_lufs, max_momentary_lufs
+    from nodes.common.errors import DramaflowWarning
+
+    if duration is not None and not 0.05 <= duration <= 600:
+        raise _fail("--duration must be between 0.05 and 600 seconds", 2)
+    try:
+        impl = get_backend(backend)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DramaflowWarning)
+            if sfx:
+                sound = impl.render_sfx(prompt, sample_rate, seed, duration)
+            else:
+                sound = impl.render_bed(prompt, duration or 10.0, sample_rate, seed)
+    except DramaflowError as exc:
+        raise _fail(str(exc), 2 if isinstance(exc, ConfigError) else 1) from None
+    _write_wav_atomically(output, sound.audio, sample_rate)
+    level = max_momentary_lufs(sound.audio, sample_rate) if sfx else integrated_lufs(sound.audio, sample_rate)
+    console.print(f"{output}: {len(sound.audio) / sample_rate:.2f} s, matched {', '.join(sound.matched) or '-'}, "
+                  f"{level:.1f} LUFS{' (max momentary)' if sfx else ''}", highlight=False)
+    for w in caught:
+        console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+    del sf
+
+
+def _write_wav_atomically(path: Path, audio: Any, sample_rate: int) -> None:
+    import os
+    import tempfile
+
+    import soundfile as sf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp, audio, sample_rate, subtype="PCM_16", format="WAV")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@ambience_app.command("list")
+def ambience_list(backend: Annotated[str, typer.Option(help="Ambience backend.")] = "procedural") -> None:
+    """List the scenes and one-shots a backend knows, with their keywords."""
+    from nodes.ambience.backends.base import get_backend
+
+    described = get_backend(backend).describe()
+    for kind, names in described.items():
+        out.print(f"[bold]{kind}[/]")
+        for name in names:
+            out.print(f"  {name}", highlight=False)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

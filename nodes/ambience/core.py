@@ -1,0 +1,82 @@
+"""Ambience stage: render the scene beds and one-shots the timeline asks for.
+
+Beds are rendered for exactly the span the layout gave them (cue start → next scene + crossfade);
+one-shots for their own duration, which the layout learned beforehand from ``sfx_durations_s``.
+Each cue gets its own seed (``| seed=N`` on the cue wins), so a bed does not change when another
+cue is edited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nodes.ambience.backends.base import AmbienceBackend
+from nodes.common.audio import seconds_to_samples
+from nodes.common.errors import DramaflowWarning
+from nodes.common.types import Plan, Timeline
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class RenderedCue:
+    index: int
+    kind: str
+    prompt: str
+    audio: np.ndarray  # (samples, 2) float32 at the timeline rate
+    matched: tuple[str, ...]
+    fallback: bool
+
+
+@dataclass(frozen=True)
+class AmbienceResult:
+    beds: dict[int, RenderedCue] = field(default_factory=dict)
+    sfx: dict[int, RenderedCue] = field(default_factory=dict)
+
+
+def cue_seed(seed: int, index: int, prompt: str, explicit: int | None = None) -> int:
+    if explicit is not None:
+        return int(explicit)
+    digest = hashlib.sha256(f"{seed}\x1f{index}\x1f{prompt}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def sfx_durations_s(plan: Plan, backend: AmbienceBackend) -> dict[int, float]:
+    """Length of every one-shot, keyed by cue index, known before anything is rendered."""
+    return {c.index: backend.sfx_duration_s(c.prompt, c.duration_s) for c in plan.cues if c.kind == "sfx"}
+
+
+def render_cues(
+    plan: Plan,
+    timeline: Timeline,
+    backend: AmbienceBackend,
+    *,
+    seed: int = 0,
+    on_progress: ProgressFn | None = None,
+) -> AmbienceResult:
+    """Render every bed and one-shot of ``timeline``; warnings name the script line of the cue."""
+    sr = timeline.sample_rate
+    todo = [c for c in timeline.cues if c.kind in ("ambience", "sfx")]
+    result = AmbienceResult()
+    for done, placed in enumerate(todo, start=1):
+        cue = plan.cues[placed.index]
+        cue_rng_seed = cue_seed(seed, cue.index, cue.prompt, cue.param("seed"))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DramaflowWarning)
+            if placed.kind == "ambience":
+                duration = seconds_to_samples(placed.end_s - placed.start_s, sr) / sr
+                sound = backend.render_bed(cue.prompt, max(duration, 1.0 / sr), sr, cue_rng_seed)
+            else:
+                sound = backend.render_sfx(cue.prompt, sr, cue_rng_seed, cue.duration_s)
+        for w in caught:  # re-emit with the script line so the report says where
+            warnings.warn(DramaflowWarning(f"line {cue.line}: {w.message}"), stacklevel=2)
+        rendered = RenderedCue(cue.index, placed.kind, cue.prompt, sound.audio, sound.matched, sound.fallback)
+        (result.beds if placed.kind == "ambience" else result.sfx)[cue.index] = rendered
+        if on_progress:
+            on_progress(done, len(todo), f"{placed.kind}: {cue.prompt[:40]}")
+    return result

@@ -1,0 +1,72 @@
+"""The one exception tree of dramaflow, and its warning category.
+
+- ``ScriptError`` carries the 1-based line number of the script and a hint that says how to fix it.
+- ``BackendError`` says whether retrying can help (``TransientBackendError``) or not
+  (``PermanentBackendError``).
+- Soft problems are ``DramaflowWarning``s: they are reported, never fatal, except in tests, which turn
+  warnings into errors.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+
+class DramaflowError(Exception):
+    """Root of every error dramaflow raises on purpose."""
+
+
+class ScriptError(DramaflowError):
+    """The script cannot be rendered as written.
+
+    ``line`` is 1-based in the file as the author sees it (front matter included); ``hint`` says
+    what would fix it.
+    """
+
+    def __init__(self, message: str, line: int | None = None, hint: str | None = None):
+        self.message = message
+        self.line = line
+        self.hint = hint
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line is not None else ""
+        fix = f" (fix: {self.hint})" if self.hint else ""
+        return f"{where}{self.message}{fix}"
+
+
+class ConfigError(DramaflowError):
+    """voices.yaml, a voice override, an option or a setting is invalid."""
+
+
+class BackendError(DramaflowError):
+    """A synthesis or generation backend failed. ``transient`` says whether a retry can help."""
+
+    transient = False
+
+    def __init__(self, message: str, *, backend: str = "", line: int | None = None):
+        self.backend = backend
+        self.line = line
+        where = f"line {line}: " if line is not None else ""
+        who = f"[{backend}] " if backend else ""
+        super().__init__(f"{who}{where}{message}")
+
+
+class TransientBackendError(BackendError):
+    """Worth retrying: rate limits, timeouts, 5xx."""
+
+    transient = True
+
+
+class PermanentBackendError(BackendError):
+    """Retrying will not help: bad key, invalid voice, illegal characters."""
+
+
+class DramaflowWarning(UserWarning):
+    """A soft problem: the output is still complete, but not what the author asked for."""
+
+
+def warn(message: str, *, line: int | None = None) -> None:
+    """Emit a ``DramaflowWarning``; engines record these in the task report."""
+    prefix = f"line {line}: " if line is not None else ""
+    warnings.warn(DramaflowWarning(prefix + message), stacklevel=2)

@@ -1,0 +1,56 @@
+"""The one interface every TTS backend satisfies.
+
+It is async so that an HTTP backend (MiniMax) can keep several requests in flight; offline engines run
+their blocking call in a worker thread and declare ``max_in_flight = 1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from nodes.common.types import VoiceSettings
+
+
+@dataclass(frozen=True)
+class SynthesisRequest:
+    """One segment to speak. ``seed`` makes stochastic engines repeatable per segment."""
+
+    seq: int
+    text: str
+    voice: VoiceSettings
+    line: int
+    emotion: str | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Speech:
+    """Mono float32 audio shaped (samples, 1) at the backend's native ``sample_rate``."""
+
+    seq: int
+    audio: np.ndarray
+    sample_rate: int
+    backend: str
+    usage_characters: int = 0
+
+    @property
+    def duration_s(self) -> float:
+        return self.audio.shape[0] / self.sample_rate
+
+
+@runtime_checkable
+class Synthesizer(Protocol):
+    name: str
+    max_in_flight: int
+
+    async def synthesize(self, request: SynthesisRequest) -> Speech:
+        """Speak one segment. Raise ``TransientBackendError`` when a retry may help,
+        ``PermanentBackendError`` when it cannot."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release models, sessions, connections."""
+        ...

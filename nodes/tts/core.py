@@ -1,0 +1,208 @@
+"""TTS stage: segments in → speech at the mix rate out, in ``seq`` order, every segment or an error.
+
+Pure of dora: the node and the DirectEngine both call ``synthesize_all``. Several requests may be in
+flight per backend (``Synthesizer.max_in_flight``); results are reassembled by ``seq``. Transient
+backend errors are retried with jittered exponential backoff; permanent ones fail at once with the
+script line. A segment is never skipped: the stage returns all of them or raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from nodes.common.audio import MIX_SAMPLE_RATE, as_2d, db_to_gain, resample
+from nodes.common.errors import BackendError, ConfigError, PermanentBackendError, TransientBackendError
+from nodes.common.types import Plan, Segment, Utterance
+from nodes.tts.backends.base import Speech, SynthesisRequest, Synthesizer
+
+TRIM_THRESHOLD_DBFS = -50.0
+TRIM_KEEP_S = 0.03  # keep a little air around the words so onsets are not clipped
+
+# Offline engines have no emotion control; these prosody nudges make the (emotion) tag audible.
+# (speed factor, pitch in semitones, gain in dB)
+EMOTION_PROSODY: dict[str, tuple[float, float, float]] = {
+    "happy": (1.06, 1.0, 1.0),
+    "sad": (0.9, -1.0, -2.0),
+    "angry": (1.08, 0.5, 3.0),
+    "fearful": (1.1, 1.5, -1.0),
+    "disgusted": (0.95, -0.5, 0.0),
+    "surprised": (1.05, 2.0, 1.5),
+    "calm": (0.95, -0.5, -1.0),
+    "fluent": (1.0, 0.0, 0.0),
+    "whisper": (0.92, 0.0, -6.0),
+}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 3
+    base_delay_s: float = 0.5
+    max_delay_s: float = 8.0
+
+
+@dataclass(frozen=True)
+class SpeechClip:
+    """A segment's speech, post-processed, mono float32 (samples, 1) at ``sample_rate``."""
+
+    seq: int
+    utterance: int
+    audio: np.ndarray
+    sample_rate: int
+    backend: str
+    usage_characters: int = 0
+
+    @property
+    def duration_s(self) -> float:
+        return self.audio.shape[0] / self.sample_rate
+
+
+ProgressFn = Callable[[int, int, str], None]  # (done, total, message)
+
+
+def segment_seed(seed: int, segment: Segment, utterance: Utterance) -> int:
+    """A per-segment seed from the task seed and what is said by whom: order-independent, stable."""
+    key = f"{seed}\x1f{utterance.voice.voice_id}\x1f{utterance.emotion}\x1f{segment.text}"
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def requests_for(plan: Plan, seed: int) -> list[SynthesisRequest]:
+    """One request per segment, with the emotion folded into the voice for offline engines."""
+    out: list[SynthesisRequest] = []
+    for utterance in plan.utterances:
+        voice = utterance.voice
+        if utterance.emotion and voice.provider in {"piper", "espeak"}:
+            speed, pitch, gain = EMOTION_PROSODY[utterance.emotion]
+            voice = voice.replace(speed=voice.speed * speed, pitch=voice.pitch + pitch, gain_db=voice.gain_db + gain)
+        for segment in utterance.segments:
+            out.append(SynthesisRequest(
+                seq=segment.seq, text=segment.text, voice=voice, line=segment.line,
+                emotion=utterance.emotion, seed=segment_seed(seed, segment, utterance),
+            ))
+    return out
+
+
+async def synthesize_all(
+    plan: Plan,
+    synthesizers: Mapping[str, Synthesizer],
+    *,
+    seed: int = 0,
+    sample_rate: int = MIX_SAMPLE_RATE,
+    retry: RetryPolicy = RetryPolicy(),
+    on_progress: ProgressFn | None = None,
+) -> list[SpeechClip]:
+    """Synthesize every segment of ``plan``; the result is ordered by ``seq`` and complete.
+
+    ``synthesizers`` maps provider name → backend. Raises ``ConfigError`` when a provider has no
+    backend, ``PermanentBackendError`` (with the script line) when a segment cannot be spoken.
+    """
+    requests = requests_for(plan, seed)
+    missing = sorted({r.voice.provider for r in requests} - set(synthesizers))
+    if missing:
+        raise ConfigError(f"no TTS backend loaded for provider(s): {', '.join(missing)}")
+    limits = {name: asyncio.Semaphore(max(1, s.max_in_flight)) for name, s in synthesizers.items()}
+    utterance_of = {s.seq: s.utterance for s in plan.segments}
+    done = 0
+
+    async def one(request: SynthesisRequest) -> SpeechClip:
+        nonlocal done
+        backend = synthesizers[request.voice.provider]
+        async with limits[request.voice.provider]:
+            speech = await _with_retries(backend, request, retry)
+        clip = postprocess(speech, request, utterance_of[request.seq], sample_rate)
+        done += 1
+        if on_progress:
+            on_progress(done, len(requests), f"seq {request.seq}: {request.text[:40]}")
+        return clip
+
+    tasks = [asyncio.ensure_future(one(r)) for r in requests]
+    try:
+        clips = await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    return sorted(clips, key=lambda c: c.seq)
+
+
+async def _with_retries(backend: Synthesizer, request: SynthesisRequest, retry: RetryPolicy) -> Speech:
+    jitter = random.Random(request.seed)  # jitter only spaces retries; it never touches audio
+    for attempt in range(1, retry.attempts + 1):
+        try:
+            speech = await backend.synthesize(request)
+        except TransientBackendError:
+            if attempt == retry.attempts:
+                raise
+            delay = min(retry.max_delay_s, retry.base_delay_s * 2 ** (attempt - 1))
+            await asyncio.sleep(delay * (0.5 + jitter.random()))
+            continue
+        except BackendError:
+            raise
+        if speech.audio.size == 0:
+            raise PermanentBackendError(
+                f"backend returned no audio for {request.text[:60]!r}", backend=backend.name, line=request.line
+            )
+        return speech
+    raise AssertionError("unreachable")
+
+
+def postprocess(speech: Speech, request: SynthesisRequest, utterance: int, sample_rate: int) -> SpeechClip:
+    """Trim edge silence, apply pitch (semitones) and gain, resample to the mix rate."""
+    audio = trim_silence(as_2d(speech.audio), speech.sample_rate)
+    voice = request.voice
+    if voice.pitch and voice.provider in {"piper", "espeak"}:
+        audio = pitch_shift(audio, speech.sample_rate, voice.pitch)
+    if voice.gain_db:
+        audio = audio * np.float32(db_to_gain(voice.gain_db))
+    audio = resample(audio, speech.sample_rate, sample_rate)
+    return SpeechClip(
+        seq=speech.seq, utterance=utterance, audio=np.ascontiguousarray(audio, dtype=np.float32),
+        sample_rate=sample_rate, backend=speech.backend, usage_characters=speech.usage_characters,
+    )
+
+
+def trim_silence(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Drop leading/trailing samples below ``TRIM_THRESHOLD_DBFS``, keeping ``TRIM_KEEP_S`` of margin.
+
+    All-silent input is returned unchanged (the caller decides whether silence is an error).
+    """
+    level = np.max(np.abs(audio), axis=1)
+    loud = np.flatnonzero(level > db_to_gain(TRIM_THRESHOLD_DBFS))
+    if loud.size == 0:
+        return audio
+    keep = int(TRIM_KEEP_S * sample_rate)
+    return audio[max(0, loud[0] - keep): min(len(audio), loud[-1] + 1 + keep)]
+
+
+def pitch_shift(audio: np.ndarray, sample_rate: int, semitones: float) -> np.ndarray:
+    from pedalboard import Pedalboard, PitchShift
+
+    shifted = Pedalboard([PitchShift(semitones=float(semitones))])(audio.T.astype(np.float32), sample_rate)
+    return np.ascontiguousarray(shifted.T, dtype=np.float32)
+
+
+def providers_in(plan: Plan) -> set[str]:
+    return {u.voice.provider for u in plan.utterances}
+
+
+def load_synthesizers(providers: Iterable[str]) -> dict[str, Synthesizer]:
+    """Instantiate the backends a plan needs (heavy: loads models). Call from ``main()``/engines only."""
+    out: dict[str, Synthesizer] = {}
+    for provider in sorted(set(providers)):
+        if provider == "piper":
+            from nodes.tts.backends.piper import PiperSynthesizer
+
+            out[provider] = PiperSynthesizer()
+        elif provider == "espeak":
+            from nodes.tts.backends.espeak import EspeakSynthesizer
+
+            out[provider] = EspeakSynthesizer()
+        else:
+            raise ConfigError(f"TTS provider {provider!r} is not available offline")
+    return out
