@@ -39,7 +39,7 @@ class RenderOptions:
     layout: LayoutConfig = field(default_factory=LayoutConfig)
     mix: MixConfig = field(default_factory=MixConfig)
     segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
-    mp3_bitrate_kbps: int = 192
+    mp3_bitrate_kbps: int = 256
     max_true_peak_dbtp: float = -1.0
 
 

@@ -98,6 +98,7 @@ class _State:
     last_speaker: str | None = None
     title: str | None = None
     content_seen: bool = False
+    front_title: Any = None
 
 
 def parse_script(
@@ -118,7 +119,7 @@ def parse_script(
     body_start, front = _front_matter(lines)
     declared, declared_lines = _declared_voices(front, lines, body_start, voice_config or {})
     narrator = _narrator(front, declared, body_start)
-    state = _State()
+    state = _State(front_title=front.get("title"))
     _parse_body(lines, body_start, declared, library, narrator, state)
     return _build_plan(state, front, declared, declared_lines, library, provider_available, config, body_start)
 
@@ -288,7 +289,7 @@ def _heading(state: _State, number: int, level: int, title: str) -> None:
     title = normalize_whitespace(strip_inline_markdown(title))
     if not title:
         raise ScriptError("heading has no title", number, "write a title after the '#'")
-    if not state.content_seen and level == 1 and state.title is None:
+    if not state.content_seen and level == 1 and state.title is None and not state.front_title:
         state.title = title
         state.events.append(("title", number))
         return

@@ -12,6 +12,7 @@ import unicodedata
 
 SENTENCE_END = set("。！？!?…；;") | {"."}
 CLAUSE_END = set("，,、：:—–") | {"\u2014"}
+CJK_PUNCTUATION = set("。，、；：？！…）」』》】〉")
 CLOSERS = set("\"'”’)]）】」』》")
 
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
@@ -24,7 +25,7 @@ _ITALIC_UNDERSCORE = re.compile(r"(?<![\w_])_(?=\S)(.+?)(?<=\S)_(?![\w_])")
 _STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
 _HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|~>])")
-_LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+")
+_LIST_MARKER = re.compile(r"^\s*[-*+]\s+")  # numbers of ordered lists are spoken, bullets are not
 _QUOTE_MARKER = re.compile(r"^\s*(?:>\s?)+")
 
 
@@ -48,7 +49,7 @@ def strip_inline_markdown(text: str) -> str:
 
 
 def strip_block_markers(line: str) -> str:
-    """Drop a leading list bullet / number or blockquote marker."""
+    """Drop a leading list bullet or blockquote marker."""
     return _LIST_MARKER.sub("", _QUOTE_MARKER.sub("", line), count=1)
 
 
@@ -74,7 +75,7 @@ def join_lines(left: str, right: str) -> str:
         return right
     if not right:
         return left
-    if is_cjk(left[-1]) and is_cjk(right[0]):
+    if (is_cjk(left[-1]) and is_cjk(right[0])) or left[-1] in CJK_PUNCTUATION or right[0] in CJK_PUNCTUATION:
         return left + right
     return f"{left} {right}"
 

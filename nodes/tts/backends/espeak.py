@@ -95,6 +95,8 @@ class EspeakSynthesizer:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if proc is not None and proc.stdout is not None:
+            proc.stdout.close()
 
     async def aclose(self) -> None:
         self.close()

@@ -1,0 +1,125 @@
+"""Offline backends: real piper and espeak-ng, deterministic per segment, distinct voices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nodes.common.types import VoiceSettings
+from nodes.common.voices import resolve_voice
+from nodes.tts.backends.base import SynthesisRequest
+
+MIN_SPEECH_S = 0.5
+PITCH_RATIO_TOLERANCE = 0.08  # measured F0 ratio vs the ratio the semitones ask for
+
+
+@pytest.fixture(scope="module")
+def piper():
+    from nodes.tts.backends.piper import PiperSynthesizer
+
+    return PiperSynthesizer()
+
+
+@pytest.fixture(scope="module")
+def espeak():
+    from nodes.tts.backends.espeak import EspeakSynthesizer
+
+    synth = EspeakSynthesizer()
+    yield synth
+    synth.close()
+
+
+def voice(library, voice_id: str) -> VoiceSettings:
+    return resolve_voice(library, {"voice": voice_id}, provider_available=lambda p: p != "minimax")[0]
+
+
+def request(v: VoiceSettings, text: str, seed: int = 1, seq: int = 0, emotion=None) -> SynthesisRequest:
+    return SynthesisRequest(seq=seq, text=text, voice=v, line=1, seed=seed, emotion=emotion)
+
+
+def median_f0(audio: np.ndarray, sample_rate: int, fmin: float = 60.0, fmax: float = 400.0) -> float:
+    """Median autocorrelation pitch over voiced 40 ms frames."""
+    x = audio[:, 0].astype(np.float64)
+    frame = int(0.04 * sample_rate)
+    lags = np.arange(int(sample_rate / fmax), int(sample_rate / fmin))
+    estimates = []
+    for start in range(0, len(x) - frame, frame // 2):
+        f = x[start:start + frame] - x[start:start + frame].mean()
+        if np.sqrt(np.mean(f**2)) < 0.02:
+            continue
+        ac = np.correlate(f, f, "full")[frame - 1:]
+        if ac[0] <= 0:
+            continue
+        best = lags[np.argmax(ac[lags])]
+        if ac[best] / ac[0] > 0.5:
+            estimates.append(sample_rate / best)
+    return float(np.median(estimates))
+
+
+def test_piper_is_deterministic_per_segment_whatever_came_before(piper, library):
+    v = voice(library, "en-joe")
+    first = piper.synthesize_sync(request(v, "The storm had not let up for three days.")).audio
+    piper.synthesize_sync(request(v, "Something else entirely, to disturb any state."))
+    again = piper.synthesize_sync(request(v, "The storm had not let up for three days.")).audio
+    other_seed = piper.synthesize_sync(request(v, "The storm had not let up for three days.", seed=2)).audio
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other_seed)
+    assert first.shape[0] / piper.sample_rate > MIN_SPEECH_S
+    assert first.dtype == np.float32 and first.shape[1] == 1
+
+
+def test_piper_speed_changes_duration(piper, library):
+    v = voice(library, "en-joe")
+    slow = piper.synthesize_sync(request(v.replace(speed=0.8), "A sentence of moderate length for timing.")).audio
+    fast = piper.synthesize_sync(request(v.replace(speed=1.25), "A sentence of moderate length for timing.")).audio
+    assert len(slow) > 1.3 * len(fast)
+
+
+def test_espeak_is_deterministic_whatever_came_before(espeak, library):
+    v = voice(library, "en-espeak-f")
+    first = espeak.synthesize_sync(request(v, "Welcome back to the show.")).audio
+    espeak.synthesize_sync(request(v, "Other words to change internal state."))
+    assert np.array_equal(first, espeak.synthesize_sync(request(v, "Welcome back to the show.")).audio)
+
+
+def test_espeak_speaks_mandarin(espeak, library):
+    speech = espeak.synthesize_sync(request(voice(library, "zh-espeak-m"), "欢迎收听本期节目。"))
+    assert speech.duration_s > MIN_SPEECH_S
+    assert np.sqrt(np.mean(speech.audio**2)) > 0.01
+
+
+def test_two_mandarin_voices_are_distinct_in_pitch(espeak, library):
+    text = "今天我们来聊一聊如何制作音频节目。"
+    low = espeak.synthesize_sync(request(voice(library, "zh-espeak-m"), text))
+    high = espeak.synthesize_sync(request(voice(library, "zh-espeak-f"), text))
+    assert median_f0(high.audio, high.sample_rate) > 1.3 * median_f0(low.audio, low.sample_rate)
+
+
+def test_two_english_espeak_voices_are_distinct(espeak, library):
+    text = "Good evening, and welcome to the lighthouse."
+    f = espeak.synthesize_sync(request(voice(library, "en-espeak-f"), text))
+    m = espeak.synthesize_sync(request(voice(library, "en-espeak-m"), text))
+    assert median_f0(f.audio, f.sample_rate) > 1.3 * median_f0(m.audio, m.sample_rate)
+
+
+def test_unknown_espeak_voice_is_permanent_error_with_line(espeak):
+    from nodes.common.errors import PermanentBackendError
+
+    bad = VoiceSettings(voice_id="x", provider="espeak", language="en", options=(("espeak_voice", "xx-nope"),))
+    with pytest.raises(PermanentBackendError, match="line 1: espeak-ng has no voice"):
+        espeak.synthesize_sync(request(bad, "hello"))
+
+
+def test_piper_pitch_variants_are_distinct_after_postprocessing(piper, library):
+    from nodes.tts.core import postprocess
+
+    text = "I have kept this light burning for forty years."
+    results = {}
+    for voice_id in ("en-joe", "en-joe-deep", "en-joe-bright"):
+        v = voice(library, voice_id)
+        req = request(v, text)
+        clip = postprocess(piper.synthesize_sync(req), req, 0, 22050)
+        results[voice_id] = median_f0(clip.audio, 22050)
+    assert results["en-joe-deep"] < results["en-joe"] < results["en-joe-bright"]
+    expected_ratio = 2 ** (-3 / 12)
+    assert abs(results["en-joe-deep"] / results["en-joe"] - expected_ratio) < PITCH_RATIO_TOLERANCE
