@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import asdict, replace
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np

@@ -17,13 +17,14 @@ import numpy as np
 
 from nodes.common.audio import (
     as_2d,
-    block_powers,
     db_to_gain,
     equal_power_fade_in,
     equal_power_fade_out,
     gated_loudness,
+    hop_energies,
+    hop_samples,
     integrated_lufs,
-    k_weighted,
+    k_weighted_energy,
     max_momentary_lufs,
     oversampled_peak,
     seconds_to_samples,
@@ -75,15 +76,16 @@ def mix(
     """Mix stereo clips into a mastered programme of exactly ``timeline.duration_s``.
 
     ``dialogue`` is keyed by segment seq (clips may run past their slot: reverb tails), ``beds`` and
-    ``sfx`` by cue index. Every placed segment must have a clip (``KeyError`` otherwise).
+    ``sfx`` by cue index. Every placed segment must have a clip (``KeyError`` otherwise). Everything is
+    summed into one bus (beds ducked as they are placed), so memory stays at one programme-length
+    buffer plus the clips.
     """
     sr = timeline.sample_rate
-    n = seconds_to_samples(timeline.duration_s, sr)
-    dialogue_bus = _dialogue_bus(timeline, dialogue, n, config)
-    ambience_bus = _ambience_bus(timeline, beds, n, config)
-    ambience_bus *= duck_envelope(timeline.speech_regions, n, sr, config)[:, None]
-    sfx_bus = _sfx_bus(timeline, sfx, n, config)
-    return master(dialogue_bus + ambience_bus + sfx_bus, sr, config)
+    bus = np.zeros((seconds_to_samples(timeline.duration_s, sr), 2), dtype=np.float32)
+    _add_dialogue(bus, timeline, dialogue, config)
+    _add_beds(bus, timeline, beds, config)
+    _add_sfx(bus, timeline, sfx, config)
+    return master(bus, sr, config)
 
 
 def _place(bus: np.ndarray, clip: np.ndarray, start: int) -> None:
@@ -99,15 +101,13 @@ def _place(bus: np.ndarray, clip: np.ndarray, start: int) -> None:
     bus[start:start + len(clip)] += clip
 
 
-def _dialogue_bus(timeline: Timeline, clips: Mapping[int, np.ndarray], n: int, config: MixConfig) -> np.ndarray:
+def _add_dialogue(bus: np.ndarray, timeline: Timeline, clips: Mapping[int, np.ndarray], config: MixConfig) -> None:
     sr = timeline.sample_rate
-    bus = np.zeros((n, 2), dtype=np.float32)
     for utterance in timeline.utterances:
         pieces = [as_2d(clips[s.seq]) for s in utterance.segments]
         gain = db_to_gain(_levelling_gain_db(np.concatenate(pieces), sr, config.speech_lufs))
         for segment, clip in zip(utterance.segments, pieces, strict=True):
             _place(bus, clip * np.float32(gain), seconds_to_samples(segment.start_s, sr))
-    return bus
 
 
 def _levelling_gain_db(audio: np.ndarray, sample_rate: int, target_lufs: float) -> float:
@@ -120,10 +120,9 @@ def _levelling_gain_db(audio: np.ndarray, sample_rate: int, target_lufs: float) 
     return float(np.clip(target_lufs - loudness, -MAX_LEVELLING_GAIN_DB, MAX_LEVELLING_GAIN_DB))
 
 
-def _ambience_bus(timeline: Timeline, beds: Mapping[int, np.ndarray], n: int, config: MixConfig) -> np.ndarray:
-    """Beds levelled under speech, with equal-power fades where one scene hands over to the next."""
+def _add_beds(bus: np.ndarray, timeline: Timeline, beds: Mapping[int, np.ndarray], config: MixConfig) -> None:
+    """Beds levelled under speech, equal-power fades where scenes hand over, ducked under speech."""
     sr = timeline.sample_rate
-    bus = np.zeros((n, 2), dtype=np.float32)
     for cue in timeline.cues:
         if cue.kind != "ambience":
             continue
@@ -135,13 +134,13 @@ def _ambience_bus(timeline: Timeline, beds: Mapping[int, np.ndarray], n: int, co
         shaped = bed * np.float32(gain)
         shaped[:fade_n] *= equal_power_fade_in(fade_n)[:, None]
         shaped[len(shaped) - fade_n:] *= equal_power_fade_out(fade_n)[:, None]
-        _place(bus, shaped, seconds_to_samples(cue.start_s, sr))
-    return bus
+        start = seconds_to_samples(cue.start_s, sr)
+        shaped *= duck_envelope(timeline.speech_regions, len(shaped), sr, config, start=start)[:, None]
+        _place(bus, shaped, start)
 
 
-def _sfx_bus(timeline: Timeline, clips: Mapping[int, np.ndarray], n: int, config: MixConfig) -> np.ndarray:
+def _add_sfx(bus: np.ndarray, timeline: Timeline, clips: Mapping[int, np.ndarray], config: MixConfig) -> None:
     sr = timeline.sample_rate
-    bus = np.zeros((n, 2), dtype=np.float32)
     for cue in timeline.cues:
         if cue.kind != "sfx":
             continue
@@ -155,7 +154,6 @@ def _sfx_bus(timeline: Timeline, clips: Mapping[int, np.ndarray], n: int, config
         loudness = max_momentary_lufs(clip, sr)
         gain = db_to_gain(target - loudness) if math.isfinite(loudness) else 0.0
         _place(bus, clip * np.float32(gain), seconds_to_samples(cue.start_s, sr))
-    return bus
 
 
 def _pan_stereo(clip: np.ndarray, pan: float) -> np.ndarray:
@@ -176,8 +174,10 @@ def merged_regions(regions: Sequence[tuple[float, float]], bridge_s: float) -> l
     return merged
 
 
-def duck_envelope(regions: Sequence[tuple[float, float]], n: int, sample_rate: int, config: MixConfig) -> np.ndarray:
-    """Linear gain for the beds: 1 in the clear, ``-duck_db`` under speech.
+def duck_envelope(
+    regions: Sequence[tuple[float, float]], n: int, sample_rate: int, config: MixConfig, *, start: int = 0
+) -> np.ndarray:
+    """Linear gain for beds over samples [start, start + n): 1 in the clear, ``-duck_db`` under speech.
 
     The dip starts ``duck_pre_roll_s`` before each (bridged) speech region, reaches full depth after
     ``duck_attack_s`` and recovers over ``duck_release_s`` after it, with raised-cosine curves.
@@ -188,12 +188,14 @@ def duck_envelope(regions: Sequence[tuple[float, float]], n: int, sample_rate: i
     up = 0.5 - 0.5 * np.cos(np.linspace(0.0, math.pi, attack, dtype=np.float32))
     down = 0.5 + 0.5 * np.cos(np.linspace(0.0, math.pi, release, dtype=np.float32))
     for start_s, end_s in merged_regions(regions, config.duck_bridge_s):
-        a = seconds_to_samples(start_s - config.duck_pre_roll_s, sample_rate)
-        b = seconds_to_samples(end_s, sample_rate)
+        a = seconds_to_samples(start_s - config.duck_pre_roll_s, sample_rate) - start
+        b = seconds_to_samples(end_s, sample_rate) - start
+        if b + release < 0 or a >= n:
+            continue
         _max_into(depth, a, up)
         _max_into(depth, a + attack, np.ones(max(0, b - a - attack), dtype=np.float32))
         _max_into(depth, max(b, a + attack), down)
-    return np.power(10.0, -config.duck_db * depth / 20.0).astype(np.float32)
+    return np.power(np.float32(10.0), np.float32(-config.duck_db / 20.0) * depth).astype(np.float32)
 
 
 def _max_into(target: np.ndarray, start: int, curve: np.ndarray) -> None:
@@ -205,33 +207,83 @@ def _max_into(target: np.ndarray, start: int, curve: np.ndarray) -> None:
 # --- mastering ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Patch:
+    """Limiter gain (< 1 somewhere) over samples [start, start + len(gain)); 1 elsewhere."""
+
+    start: int
+    gain: np.ndarray
+
+
 def master(mix_bus: np.ndarray, sample_rate: int, config: MixConfig = MixConfig()) -> MixResult:
     """Gain to ``target_lufs`` and true-peak limit at the ceiling, iterating until both hold.
 
-    The K-weighted signal and the oversampled peak envelope are computed once: gain scales the peak
-    linearly, and the limiter's gain moves slowly next to the K-filter's memory, so each iteration
-    re-weights block powers instead of re-filtering. The result is then measured exactly.
+    ``mix_bus`` is modified in place (it is the programme-length buffer; copying it would double the
+    memory). The K-weighted energy and the oversampled peak envelope are computed once: a gain scales
+    the peak linearly, and limiting only changes the samples in its patches, whose hop energies are
+    re-weighted instead of re-filtering the programme. The result is measured exactly at the end.
     """
     x = as_2d(mix_bus)
-    weighted = k_weighted(x, sample_rate)
-    loudness = gated_loudness(block_powers(weighted, sample_rate))
+    energy = k_weighted_energy(x, sample_rate)
+    hops = hop_energies(energy, sample_rate)
+    loudness = gated_loudness(hops, sample_rate)
     if not math.isfinite(loudness):
         warn("the mix is silent; nothing to master")
-        return MixResult(x.astype(np.float32), sample_rate, loudness, true_peak_dbtp(x, sample_rate), 0.0, 0.0)
+        return MixResult(x, sample_rate, loudness, true_peak_dbtp(x, sample_rate), 0.0, 0.0)
     peak = oversampled_peak(x, sample_rate)
     gain_db = config.target_lufs - loudness
-    curve = np.ones(len(x))
+    patches: list[_Patch] = []
     for _ in range(config.master_iterations):
         gain = db_to_gain(gain_db)
-        curve = gain * limiter_gain(peak * gain, sample_rate, config.true_peak_ceiling_dbtp, config)
-        loudness = gated_loudness(block_powers(weighted, sample_rate, power_gain=curve**2))
+        patches = limiter_patches(peak, gain, sample_rate, config.true_peak_ceiling_dbtp, config)
+        loudness = gated_loudness(_patched_hops(hops, energy, patches, gain**2, sample_rate), sample_rate)
         if abs(loudness - config.target_lufs) <= config.lufs_tolerance / 2:
             break
         gain_db += config.target_lufs - loudness
-    out = (x * curve[:, None]).astype(np.float32)
-    reduction_db = float(gain_db - 20.0 * math.log10(max(float(curve.min()), 1e-12)))
-    return MixResult(out, sample_rate, integrated_lufs(out, sample_rate), true_peak_dbtp(out, sample_rate),
-                     max(0.0, reduction_db), gain_db)
+    x *= np.float32(db_to_gain(gain_db))
+    reduction_db = 0.0
+    for patch in patches:
+        x[patch.start:patch.start + len(patch.gain)] *= patch.gain[:, None]
+        reduction_db = max(reduction_db, -20.0 * math.log10(max(float(patch.gain.min()), 1e-12)))
+    del energy, peak
+    return MixResult(x, sample_rate, integrated_lufs(x, sample_rate), true_peak_dbtp(x, sample_rate),
+                     reduction_db, gain_db)
+
+
+def _patched_hops(hops: np.ndarray, energy: np.ndarray, patches: Sequence[_Patch], power_gain: float,
+                  sample_rate: int) -> np.ndarray:
+    """Hop energies of the programme after gain and limiting, without rebuilding the programme."""
+    hop = hop_samples(sample_rate)
+    out = hops * power_gain
+    for patch in patches:
+        first, last = patch.start // hop, min(len(hops), -(-(patch.start + len(patch.gain)) // hop))
+        if first >= last:
+            continue
+        lo = first * hop
+        weights = np.ones(last * hop - lo, dtype=np.float64)
+        inside = slice(patch.start - lo, min(len(weights), patch.start - lo + len(patch.gain)))
+        weights[inside] = patch.gain[: inside.stop - inside.start].astype(np.float64) ** 2
+        out[first:last] = (energy[lo:last * hop] * weights).reshape(-1, hop).sum(axis=1) * power_gain
+    return out
+
+
+def limiter_patches(
+    peak: np.ndarray, gain: float, sample_rate: int, ceiling_dbtp: float, config: MixConfig = MixConfig()
+) -> list[_Patch]:
+    """Where ``peak * gain`` would pass the ceiling, the limiter gain around it (look-ahead + release)."""
+    threshold = db_to_gain(ceiling_dbtp) / gain
+    over = np.flatnonzero(peak > threshold)
+    if over.size == 0:
+        return []
+    w = max(1, seconds_to_samples(config.limiter_lookahead_s, sample_rate))
+    tail = w + seconds_to_samples(10.0 * config.limiter_release_s, sample_rate)  # release settles to < 1e-4
+    breaks = np.flatnonzero(np.diff(over) > 2 * tail)
+    patches: list[_Patch] = []
+    for first, last in zip(np.r_[0, breaks + 1], np.r_[breaks, over.size - 1], strict=True):
+        lo, hi = max(0, int(over[first]) - 2 * w), min(len(peak), int(over[last]) + tail)
+        local = limiter_gain(peak[lo:hi].astype(np.float64) * gain, sample_rate, ceiling_dbtp, config)
+        patches.append(_Patch(lo, local.astype(np.float32)))
+    return patches
 
 
 def limiter_gain(peak: np.ndarray, sample_rate: int, ceiling_dbtp: float, config: MixConfig = MixConfig()) -> np.ndarray:
@@ -259,7 +311,8 @@ def limiter_gain(peak: np.ndarray, sample_rate: int, ceiling_dbtp: float, config
 def true_peak_limit(
     x: np.ndarray, sample_rate: int, ceiling_dbtp: float, config: MixConfig = MixConfig()
 ) -> np.ndarray:
-    """``x`` limited so that its 4× oversampled peak stays at or under ``ceiling_dbtp``."""
-    x = as_2d(x)
-    return (x * limiter_gain(oversampled_peak(x, sample_rate), sample_rate, ceiling_dbtp, config)[:, None]).astype(
-        np.float32)
+    """A copy of ``x`` limited so that its 4× oversampled peak stays at or under ``ceiling_dbtp``."""
+    out = as_2d(x).copy()
+    for patch in limiter_patches(oversampled_peak(out, sample_rate), 1.0, sample_rate, ceiling_dbtp, config):
+        out[patch.start:patch.start + len(patch.gain)] *= patch.gain[:, None]
+    return out

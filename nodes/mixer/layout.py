@@ -22,11 +22,11 @@ import numpy as np
 from nodes.common.audio import MIX_SAMPLE_RATE
 from nodes.common.errors import warn
 from nodes.common.types import (
-    Plan,
     PlacedChapter,
     PlacedCue,
     PlacedSegment,
     PlacedUtterance,
+    Plan,
     Timeline,
 )
 

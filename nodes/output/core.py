@@ -411,7 +411,7 @@ def write_outputs(
     *,
     title: str,
     max_true_peak_dbtp: float = -1.0,
-    bitrate_kbps: int = 192,
+    bitrate_kbps: int = 256,
     extra_report: dict[str, Any] | None = None,
 ) -> OutputReport:
     """Encode and write the MP3, WAV (16-bit, exactly ``len(master)`` samples), timeline JSON, SRT, VTT.
@@ -447,7 +447,10 @@ def write_outputs(
     files.mp3.parent.mkdir(parents=True, exist_ok=True)
     with _staged_files() as stage:
         stage(files.wav, lambda f: _write_wav(f, encoded.pcm, sample_rate))
-        stage(files.timeline, _text(_timeline_json(timeline, extra_report)))
+        measured = {"wav_lufs": report.wav_lufs, "wav_true_peak_dbtp": report.wav_true_peak_dbtp,
+                    "mp3_lufs": report.mp3_lufs, "mp3_true_peak_dbtp": report.mp3_true_peak_dbtp,
+                    "mp3_gain_adjust_db": report.mp3_gain_adjust_db, "mp3_bitrate_kbps": bitrate_kbps}
+        stage(files.timeline, _text(_timeline_json(timeline, {**(extra_report or {}), "output": measured})))
         cues = subtitle_cues(timeline)
         stage(files.srt, _text(to_srt(cues)))
         stage(files.vtt, _text(to_vtt(cues)))

@@ -104,7 +104,9 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x if rms <= 0.0 else (x * np.float32(1.0 / rms)).astype(np.float32, copy=False)
 
 
-def _impulses(rng: np.random.Generator, n: int, sample_rate: int, rate_hz: float, channels: int = 2) -> np.ndarray:
+def _impulses(
+    rng: np.random.Generator, n: int, sample_rate: int, rate_hz: float, channels: int = 2
+) -> np.ndarray:
     """Sparse random clicks: about ``rate_hz`` per second per channel with random sign and size."""
     x = np.zeros((n, channels), np.float32)
     for ch in range(channels):
@@ -131,7 +133,9 @@ def _design(btype: str, freq_hz: float | tuple[float, float], sample_rate: int, 
     return signal.butter(order, wn, btype=btype, fs=sample_rate, output="sos").astype(np.float32)
 
 
-def _filt(x: np.ndarray, btype: str, freq_hz: float | tuple[float, float], sample_rate: int, order: int = 2) -> np.ndarray:
+def _filt(
+    x: np.ndarray, btype: str, freq_hz: float | tuple[float, float], sample_rate: int, order: int = 2
+) -> np.ndarray:
     """Butterworth ``lowpass``/``highpass``/``bandpass`` along time (axis 0), float32 in and out.
 
     Cut-offs are clamped below ``_NYQUIST_FRACTION`` of the sample rate, so any rate works.
@@ -204,7 +208,9 @@ def _decay(n: int, sample_rate: int, tau_s: float, attack_s: float = 0.0) -> np.
     return env.astype(np.float32)
 
 
-def _burst(rng: np.random.Generator, n: int, sample_rate: int, tau_s: float, band, btype: str = "bandpass") -> np.ndarray:
+def _burst(
+    rng: np.random.Generator, n: int, sample_rate: int, tau_s: float, band, btype: str = "bandpass"
+) -> np.ndarray:
     """A decaying filtered noise burst, mono ``(n,)``, peak about 1."""
     x = _filt(_white(rng, n, 1), btype, band, sample_rate)[:, 0] * _decay(n, sample_rate, tau_s)
     peak = float(np.max(np.abs(x))) if n else 0.0
@@ -275,8 +281,14 @@ class _Curve:
 
 
 def _wander(
-    rng: np.random.Generator, n: int, sample_rate: int, period_s: float, depth: float,
-    floor: float = 0.1, channels: int = 2, spread: float = 0.3,
+    rng: np.random.Generator,
+    n: int,
+    sample_rate: int,
+    period_s: float,
+    depth: float,
+    floor: float = 0.1,
+    channels: int = 2,
+    spread: float = 0.3,
 ) -> _Curve:
     """Slow random gain around 1 (± ``depth``), new target every ``period_s``; channels share most of
     the motion (``spread`` is the independent part); never below ``floor``."""
@@ -317,7 +329,9 @@ def _texture(ctx: _Ctx, n: int, render: Callable[[_Ctx, int], np.ndarray]) -> np
     return _unit(np.ascontiguousarray(x, np.float32))
 
 
-def _add_texture(ctx: _Ctx, out: np.ndarray, texture: np.ndarray, gain: float, curve: _Curve | None = None) -> None:
+def _add_texture(
+    ctx: _Ctx, out: np.ndarray, texture: np.ndarray, gain: float, curve: _Curve | None = None
+) -> None:
     """Add ``texture × gain × curve`` over all of ``out``.
 
     When ``out`` is longer than the texture, it is rebuilt from random excerpts of ``SEGMENT_S``
@@ -364,7 +378,9 @@ def _add_loop(out: np.ndarray, loop: np.ndarray, gain: float) -> None:
         out[pos : pos + k] += loop[:k] * np.float32(gain)
 
 
-def _starts(rng: np.random.Generator, n: int, sample_rate: int, rate_hz: float, first_within_s: float | None = None) -> np.ndarray:
+def _starts(
+    rng: np.random.Generator, n: int, sample_rate: int, rate_hz: float, first_within_s: float | None = None
+) -> np.ndarray:
     """Random event start samples (Poisson, ``rate_hz`` per second), sorted; with ``first_within_s``
     one event is guaranteed to start that early."""
     count = int(rng.poisson(rate_hz * n / sample_rate))
@@ -377,8 +393,12 @@ def _starts(rng: np.random.Generator, n: int, sample_rate: int, rate_hz: float, 
 
 
 def _scatter(
-    rng: np.random.Generator, out: np.ndarray, grains: list[np.ndarray], starts: np.ndarray,
-    gain_range: tuple[float, float], pan_range: tuple[float, float],
+    rng: np.random.Generator,
+    out: np.ndarray,
+    grains: list[np.ndarray],
+    starts: np.ndarray,
+    gain_range: tuple[float, float],
+    pan_range: tuple[float, float],
 ) -> None:
     """Add a randomly chosen grain (mono or stereo) at every start, with random gain and pan."""
     count = starts.shape[0]
@@ -391,7 +411,7 @@ def _scatter(
     for s, w, g, lg, rg in zip(starts, which, gains, left, right, strict=True):
         grain = grains[w]
         k = min(grain.shape[0], n - int(s))
-        if k <= 0:
+        if k <= 0 or s < 0:
             continue
         lr = np.array([g * lg, g * rg], np.float32)
         piece = grain[:k, None] if grain.ndim == 1 else grain[:k]
@@ -467,7 +487,9 @@ def _bed_wind(ctx: _Ctx, out: np.ndarray, gain: float) -> None:
     n = out.shape[0]
     texture = _texture(ctx, n, _wind_texture)
     depth = min(0.85, 0.55 * ctx.intensity)
-    _add_texture(ctx, out, texture, gain, _wander(ctx.rng, n, ctx.sample_rate, 1.8, depth, floor=0.2, spread=0.5))
+    _add_texture(
+        ctx, out, texture, gain, _wander(ctx.rng, n, ctx.sample_rate, 1.8, depth, floor=0.2, spread=0.5)
+    )
 
 
 def _swell_curves(ctx: _Ctx, n: int) -> tuple[_Curve, _Curve]:
@@ -482,7 +504,9 @@ def _swell_curves(ctx: _Ctx, n: int) -> tuple[_Curve, _Curve]:
     for delay, power, floor in ((0.0, 1.0, 0.25), (0.15, 2.0, 0.08)):
         values = []
         for ch_shift in (0.0, 0.04):  # the break travels a little across the stereo field
-            idx = np.clip(np.searchsorted(bounds, t - ch_shift * 8.0, side="right") - 1, 0, periods.shape[0] - 1)
+            idx = np.clip(
+                np.searchsorted(bounds, t - ch_shift * 8.0, side="right") - 1, 0, periods.shape[0] - 1
+            )
             phase = np.clip((t - ch_shift * 8.0 - bounds[idx]) / periods[idx], 0.0, 1.0)
             shape = np.sin(math.pi * np.clip((phase - delay) / (1.0 - delay), 0.0, 1.0) ** 0.8) ** 2
             values.append(floor + (1.0 - floor) * amps[idx] * shape**power)
@@ -527,13 +551,17 @@ def _river_texture(ctx: _Ctx, m: int) -> np.ndarray:
 def _bed_river(ctx: _Ctx, out: np.ndarray, gain: float) -> None:
     """River / stream: a wash of water with babbling bands and bubbles."""
     n = out.shape[0]
-    _add_texture(ctx, out, _texture(ctx, n, _river_texture), gain, _wander(ctx.rng, n, ctx.sample_rate, 3.0, 0.1))
+    _add_texture(
+        ctx, out, _texture(ctx, n, _river_texture), gain, _wander(ctx.rng, n, ctx.sample_rate, 3.0, 0.1)
+    )
 
 
 def _fire_texture(ctx: _Ctx, m: int) -> np.ndarray:
     sr = ctx.sample_rate
     noise = _white(ctx.rng, m)
-    roar = _unit(_filt(noise, "lowpass", 200.0, sr)) + _unit(_filt(noise, "bandpass", (250.0, 1200.0), sr)) * np.float32(0.4)
+    roar = _unit(_filt(noise, "lowpass", 200.0, sr)) + _unit(
+        _filt(noise, "bandpass", (250.0, 1200.0), sr)
+    ) * np.float32(0.4)
     roar += _unit(_filt(noise, "highpass", 3000.0, sr)) * np.float32(0.08)
     flicker = _wander(ctx.rng, m, sr, 0.12, 0.35, spread=0.5).segment(0, m)
     return roar * flicker
@@ -545,7 +573,14 @@ def _pop(ctx: _Ctx) -> np.ndarray:
     n = ctx.samples(0.04)
     x = np.zeros(n, np.float32)
     for _ in range(int(rng.integers(1, 4))):
-        burst = _burst(rng, ctx.samples(rng.uniform(0.003, 0.02)), sr, rng.uniform(0.001, 0.006), rng.uniform(1000.0, 3000.0), "highpass")
+        burst = _burst(
+            rng,
+            ctx.samples(rng.uniform(0.003, 0.02)),
+            sr,
+            rng.uniform(0.001, 0.006),
+            rng.uniform(1000.0, 3000.0),
+            "highpass",
+        )
         _add(x, burst, int(rng.integers(0, ctx.samples(0.015))), rng.uniform(0.4, 1.0))
     return x
 
@@ -555,7 +590,9 @@ def _bed_fire(ctx: _Ctx, out: np.ndarray, gain: float) -> None:
     n, sr = out.shape[0], ctx.sample_rate
     _add_texture(ctx, out, _texture(ctx, n, _fire_texture), gain)
     starts = _starts(ctx.rng, n, sr, 7.0 * ctx.intensity, first_within_s=0.5)
-    _scatter(ctx.rng, out, _palette(ctx, len(starts), 24, _pop), starts, (0.5 * gain, 2.5 * gain), (-0.8, 0.8))
+    _scatter(
+        ctx.rng, out, _palette(ctx, len(starts), 24, _pop), starts, (0.5 * gain, 2.5 * gain), (-0.8, 0.8)
+    )
 
 
 def _bird_call(ctx: _Ctx) -> np.ndarray:
@@ -580,7 +617,11 @@ def _bird_call(ctx: _Ctx) -> np.ndarray:
     for i in range(int(rng.integers(1, 3))):
         n = ctx.samples(rng.uniform(0.15, 0.35))
         t = _time_s(n, sr)
-        f = f0 * (1.0 if i == 0 else rng.uniform(0.75, 1.3)) * (1.0 + 0.03 * np.sin(2 * math.pi * rng.uniform(6, 12) * t))
+        f = (
+            f0
+            * (1.0 if i == 0 else rng.uniform(0.75, 1.3))
+            * (1.0 + 0.03 * np.sin(2 * math.pi * rng.uniform(6, 12) * t))
+        )
         notes.append(_sweep(f, sr) * _window(n, 0.2))
     return np.concatenate(notes)
 
@@ -591,7 +632,14 @@ def _bed_forest(ctx: _Ctx, out: np.ndarray, gain: float) -> None:
     leaves = _texture(ctx, n, lambda c, m: _filt(_white(c.rng, m), "bandpass", (150.0, 2500.0), sr))
     _add_texture(ctx, out, leaves, gain * 0.35, _wander(ctx.rng, n, sr, 2.0, 0.3))
     starts = _starts(ctx.rng, n, sr, 1.5 * ctx.intensity, first_within_s=1.0)
-    _scatter(ctx.rng, out, _palette(ctx, len(starts), 16, _bird_call), starts, (0.3 * gain, 1.3 * gain), (-0.9, 0.9))
+    _scatter(
+        ctx.rng,
+        out,
+        _palette(ctx, len(starts), 16, _bird_call),
+        starts,
+        (0.3 * gain, 1.3 * gain),
+        (-0.9, 0.9),
+    )
 
 
 def _cricket_chirp(ctx: _Ctx, carrier_hz: float) -> np.ndarray:
@@ -609,7 +657,9 @@ def _bed_insects(ctx: _Ctx, out: np.ndarray, gain: float) -> None:
 
     def air(c: _Ctx, m: int) -> np.ndarray:
         noise = _white(c.rng, m)
-        return _unit(_filt(noise, "lowpass", 250.0, sr)) * np.float32(0.5) + _unit(_filt(noise, "highpass", 4500.0, sr)) * np.float32(0.3)
+        return _unit(_filt(noise, "lowpass", 250.0, sr)) * np.float32(0.5) + _unit(
+            _filt(noise, "highpass", 4500.0, sr)
+        ) * np.float32(0.3)
 
     _add_texture(ctx, out, _texture(ctx, n, air), gain * 0.4)
     for _ in range(4 + round(3 * min(ctx.intensity, 2.0))):
@@ -617,7 +667,7 @@ def _bed_insects(ctx: _Ctx, out: np.ndarray, gain: float) -> None:
         period_s = rng.uniform(0.45, 0.9)
         count = int(n / sr / period_s) + 2
         times_s = rng.uniform(0.0, period_s) + np.cumsum(period_s * rng.uniform(0.96, 1.04, count)) - period_s
-        starts = (times_s * sr).astype(np.int64)
+        starts = (np.maximum(times_s, 0.0) * sr).astype(np.int64)
         level = rng.uniform(0.6, 2.0) * gain
         pan = rng.uniform(-0.9, 0.9)
         _scatter(rng, out, [grain], starts[starts < n], (0.85 * level, level), (pan, pan))
@@ -643,8 +693,12 @@ def _horn(ctx: _Ctx) -> np.ndarray:
     honks = []
     for _ in range(int(rng.integers(1, 3))):
         n = ctx.samples(rng.uniform(0.25, 0.7))
-        tone = _sweep(np.full(n, f1), sr, (1.0, 0.0, 0.33, 0.0, 0.2)) + _sweep(np.full(n, f1 * 1.26), sr, (1.0, 0.0, 0.33, 0.0, 0.2))
-        env = np.minimum(1.0, np.minimum(np.arange(n) / ctx.samples(0.01), (n - np.arange(n)) / ctx.samples(0.04)))
+        tone = _sweep(np.full(n, f1), sr, (1.0, 0.0, 0.33, 0.0, 0.2)) + _sweep(
+            np.full(n, f1 * 1.26), sr, (1.0, 0.0, 0.33, 0.0, 0.2)
+        )
+        env = np.minimum(
+            1.0, np.minimum(np.arange(n) / ctx.samples(0.01), (n - np.arange(n)) / ctx.samples(0.04))
+        )
         honks += [tone * env.astype(np.float32), np.zeros(ctx.samples(0.12), np.float32)]
     return _filt(np.concatenate(honks), "lowpass", 2500.0, sr)
 
@@ -655,12 +709,21 @@ def _bed_traffic(ctx: _Ctx, out: np.ndarray, gain: float) -> None:
 
     def rumble(c: _Ctx, m: int) -> np.ndarray:
         noise = _white(c.rng, m)
-        return _unit(_filt(noise, "lowpass", 220.0, sr)) + _unit(_filt(noise, "bandpass", (300.0, 2500.0), sr)) * np.float32(0.35)
+        return _unit(_filt(noise, "lowpass", 220.0, sr)) + _unit(
+            _filt(noise, "bandpass", (300.0, 2500.0), sr)
+        ) * np.float32(0.35)
 
     _add_texture(ctx, out, _texture(ctx, n, rumble), gain, _wander(rng, n, sr, 4.0, 0.2))
     tire = _unit(_filt(_white(rng, ctx.samples(6.5), 1), "bandpass", (250.0, 3000.0), sr))[:, 0]
     cars = _starts(rng, n, sr, 0.22 * ctx.intensity, first_within_s=3.0)
-    _scatter(rng, out, _palette(ctx, len(cars), 10, lambda c: _car_pass(c, tire)), cars, (0.8 * gain, 2.2 * gain), (-0.2, 0.2))
+    _scatter(
+        rng,
+        out,
+        _palette(ctx, len(cars), 10, lambda c: _car_pass(c, tire)),
+        cars,
+        (0.8 * gain, 2.2 * gain),
+        (-0.2, 0.2),
+    )
     horns = _starts(rng, n, sr, ctx.intensity / 40.0)
     _scatter(rng, out, _palette(ctx, len(horns), 3, _horn), horns, (0.6 * gain, 1.2 * gain), (-0.8, 0.8))
 
@@ -685,7 +748,14 @@ def _clink(ctx: _Ctx) -> np.ndarray:
     rng, sr = ctx.rng, ctx.sample_rate
     n = ctx.samples(0.5)
     f0 = rng.uniform(2200.0, 3400.0)
-    ring = _partials(n, sr, f0 * np.array([1.0, 2.76, 5.4, 8.9]), [1.0, 0.5, 0.25, 0.1], np.array([0.25, 0.12, 0.06, 0.03]) * rng.uniform(0.5, 1.2), rng)
+    ring = _partials(
+        n,
+        sr,
+        f0 * np.array([1.0, 2.76, 5.4, 8.9]),
+        [1.0, 0.5, 0.25, 0.1],
+        np.array([0.25, 0.12, 0.06, 0.03]) * rng.uniform(0.5, 1.2),
+        rng,
+    )
     x = ring + _burst(rng, n, sr, 0.0008, 3000.0, "highpass") * np.float32(0.5)
     return x / np.float32(np.max(np.abs(x)))
 
@@ -728,7 +798,9 @@ def _bed_room_tone(ctx: _Ctx, out: np.ndarray, gain: float) -> None:
 
     def air(c: _Ctx, m: int) -> np.ndarray:
         noise = _white(c.rng, m)
-        x = _unit(_filt(noise, "lowpass", 250.0, sr, order=1)) + _unit(_filt(noise, "bandpass", (300.0, 2500.0), sr)) * np.float32(0.25)
+        x = _unit(_filt(noise, "lowpass", 250.0, sr, order=1)) + _unit(
+            _filt(noise, "bandpass", (300.0, 2500.0), sr)
+        ) * np.float32(0.25)
         return x + _unit(_filt(noise, "highpass", 5000.0, sr)) * np.float32(0.05)
 
     _add_texture(ctx, out, _texture(ctx, n, air), gain, _wander(ctx.rng, n, sr, 5.0, 0.08))
@@ -753,7 +825,9 @@ def _bed_train(ctx: _Ctx, out: np.ndarray, gain: float) -> None:
 
     def rumble(c: _Ctx, m: int) -> np.ndarray:
         noise = _white(c.rng, m)
-        x = _unit(_filt(noise, "lowpass", 110.0, sr)) + _unit(_filt(noise, "bandpass", (150.0, 700.0), sr)) * np.float32(0.5)
+        x = _unit(_filt(noise, "lowpass", 110.0, sr)) + _unit(
+            _filt(noise, "bandpass", (150.0, 700.0), sr)
+        ) * np.float32(0.5)
         return x + _unit(_filt(noise, "bandpass", (1000.0, 4000.0), sr)) * np.float32(0.06)
 
     _add_texture(ctx, out, _texture(ctx, n, rumble), gain, _wander(rng, n, sr, 1.2, 0.12))
@@ -763,7 +837,14 @@ def _bed_train(ctx: _Ctx, out: np.ndarray, gain: float) -> None:
     joints = rng.uniform(0.0, period_s) + np.arange(count) * period_s + rng.uniform(-0.01, 0.01, count)
     times_s = np.sort(np.concatenate([joints, joints + axle_s, joints + bogie_s, joints + bogie_s + axle_s]))
     starts = (times_s * sr).astype(np.int64)
-    _scatter(rng, out, _palette(ctx, len(starts), 6, _clack), starts[starts < n], (1.2 * gain, 2.0 * gain), (-0.3, 0.3))
+    _scatter(
+        rng,
+        out,
+        _palette(ctx, len(starts), 6, _clack),
+        starts[starts < n],
+        (1.2 * gain, 2.0 * gain),
+        (-0.3, 0.3),
+    )
 
 
 def _thump(ctx: _Ctx) -> np.ndarray:
@@ -781,12 +862,17 @@ def _bed_car(ctx: _Ctx, out: np.ndarray, gain: float) -> None:
 
     def road(c: _Ctx, m: int) -> np.ndarray:
         noise = _white(c.rng, m)
-        return _unit(_filt(noise, "lowpass", 300.0, sr)) + _unit(_filt(noise, "bandpass", (400.0, 1800.0), sr)) * np.float32(0.2)
+        return _unit(_filt(noise, "lowpass", 300.0, sr)) + _unit(
+            _filt(noise, "bandpass", (400.0, 1800.0), sr)
+        ) * np.float32(0.2)
 
     _add_texture(ctx, out, _texture(ctx, n, road), gain, _wander(rng, n, sr, 3.0, 0.15))
     firing_hz = int(rng.integers(24, 36)) * 2  # even, so the half-order rumble also has whole cycles
     t = _time_s(sr, sr)
-    drone = sum(a * np.sin(2 * math.pi * firing_hz * r * t) for r, a in ((0.5, 0.3), (1, 1.0), (2, 0.45), (3, 0.25), (4, 0.12)))
+    drone = sum(
+        a * np.sin(2 * math.pi * firing_hz * r * t)
+        for r, a in ((0.5, 0.3), (1, 1.0), (2, 0.45), (3, 0.25), (4, 0.12))
+    )
     _add_loop(out, to_stereo(np.asarray(drone, np.float32)), gain * 0.35)
     bumps = _starts(rng, n, sr, 0.12 * ctx.intensity)
     _scatter(rng, out, _palette(ctx, len(bumps), 4, _thump), bumps, (1.0 * gain, 2.0 * gain), (-0.2, 0.2))
@@ -823,12 +909,18 @@ def _creak(ctx: _Ctx, n: int, upward: bool) -> np.ndarray:
     """One creak: a stick-slip pulse train whose rate sweeps, through hinge/wood resonances."""
     rng, sr = ctx.rng, ctx.sample_rate
     t = np.linspace(0.0, 1.0, n)
-    lo, hi = rng.uniform(20.0, 40.0), rng.uniform(80.0, 160.0)
+    speed = max(1.0, 0.6 * sr / n)  # a very short creak is a quick squeak: more pulses per second
+    lo, hi = rng.uniform(20.0, 40.0) * speed, rng.uniform(80.0, 160.0) * speed
     sweep = 0.5 - 0.5 * np.cos(math.pi * (t if upward else 1.0 - t))
     rate = (lo + (hi - lo) * sweep) * (1.0 + 0.15 * np.sin(2 * math.pi * rng.uniform(2.0, 5.0) * t * n / sr))
     phase = np.cumsum(rate) / sr
-    pulses = np.diff(np.floor(phase), prepend=0.0).astype(np.float32) * rng.uniform(0.5, 1.0, n).astype(np.float32)
-    x = sum(_resonate(pulses, rng.uniform(*band), rng.uniform(8.0, 15.0), sr) for band in ((500, 700), (1000, 1400), (1900, 2500)))
+    pulses = np.diff(np.floor(phase), prepend=0.0).astype(np.float32) * rng.uniform(0.5, 1.0, n).astype(
+        np.float32
+    )
+    x = sum(
+        _resonate(pulses, rng.uniform(*band), rng.uniform(8.0, 15.0), sr)
+        for band in ((500, 700), (1000, 1400), (1900, 2500))
+    )
     return np.asarray(x, np.float32) * _window(n, 0.3)
 
 
@@ -836,14 +928,21 @@ def _sfx_door_creak(ctx: _Ctx, n: int) -> np.ndarray:
     """A slow creaking hinge; longer requests become several creaks, alternating direction (≤ 3 s each)."""
     count = max(1, math.ceil(n / ctx.samples(3.0)))
     edges = np.linspace(0, n, count + 1).astype(int)
-    return np.concatenate([_creak(ctx, int(b - a), i % 2 == 0) for i, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True))])
+    return np.concatenate(
+        [
+            _creak(ctx, int(b - a), i % 2 == 0)
+            for i, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True))
+        ]
+    )
 
 
 def _step(ctx: _Ctx) -> np.ndarray:
     """One footstep: heel thump then toe scuff."""
     rng, sr = ctx.rng, ctx.sample_rate
     n = ctx.samples(0.3)
-    heel = _burst(rng, n, sr, 0.025, 300.0, "lowpass") + _partials(n, sr, [rng.uniform(90.0, 140.0)], [0.6], [0.04])
+    heel = _burst(rng, n, sr, 0.025, 300.0, "lowpass") + _partials(
+        n, sr, [rng.uniform(90.0, 140.0)], [0.6], [0.04]
+    )
     toe = _burst(rng, n, sr, 0.03, (800.0, 4000.0)) * np.float32(0.4)
     x = heel.copy()
     _add(x, toe, ctx.samples(rng.uniform(0.05, 0.08)))
@@ -864,7 +963,9 @@ def _sfx_footsteps(ctx: _Ctx, n: int) -> np.ndarray:
     return x
 
 
-def _gate(n: int, sample_rate: int, on_spans_s: list[tuple[float, float]], ramp_s: float = 0.005) -> np.ndarray:
+def _gate(
+    n: int, sample_rate: int, on_spans_s: list[tuple[float, float]], ramp_s: float = 0.005
+) -> np.ndarray:
     """0/1 gate open during each (start, end) span, with short linear ramps, float32 ``(n,)``."""
     t = _time_s(n, sample_rate)
     g = np.zeros(n)
@@ -881,7 +982,11 @@ def _sfx_phone_ring(ctx: _Ctx, n: int) -> np.ndarray:
     for cycle in np.arange(0.0, n / sr, 3.0):
         spans += [(cycle + 0.02, cycle + 0.42), (cycle + 0.62, cycle + 1.02)]
     t = _time_s(n, sr)
-    tone = np.sin(2 * math.pi * 400.0 * t) + np.sin(2 * math.pi * 450.0 * t) + 0.1 * np.sin(2 * math.pi * 1200.0 * t)
+    tone = (
+        np.sin(2 * math.pi * 400.0 * t)
+        + np.sin(2 * math.pi * 450.0 * t)
+        + 0.1 * np.sin(2 * math.pi * 1200.0 * t)
+    )
     return tone.astype(np.float32) * _gate(n, sr, spans)
 
 
@@ -913,8 +1018,13 @@ def _sfx_thunder_clap(ctx: _Ctx, n: int) -> np.ndarray:
     crack = np.zeros(n, np.float32)
     for i in range(int(rng.integers(3, 7))):
         start = 0 if i == 0 else ctx.samples(rng.uniform(0.03, 0.4))
-        _add(crack, _burst(rng, ctx.samples(0.2), sr, rng.uniform(0.01, 0.04), 800.0, "highpass"), start, 1.0 / (1 + i))
-    return x + _pan(crack * np.float32(0.45), 0.0)
+        _add(
+            crack,
+            _burst(rng, ctx.samples(0.2), sr, rng.uniform(0.01, 0.04), 800.0, "highpass"),
+            start,
+            1.0 / (1 + i),
+        )
+    return x + _pan(crack * np.float32(1.2), 0.0)
 
 
 def _sfx_glass_clink(ctx: _Ctx, n: int) -> np.ndarray:
@@ -954,24 +1064,27 @@ def _sfx_click(ctx: _Ctx, n: int) -> np.ndarray:
     x = np.zeros(n, np.float32)
     m = ctx.samples(0.08)
     for i, start in enumerate((ctx.samples(0.005), ctx.samples(0.005 + rng.uniform(0.025, 0.04)))):
-        body = _partials(m, sr, [rng.uniform(2500.0, 4000.0), rng.uniform(900.0, 1500.0)], [0.5, 0.4], [0.012, 0.025], rng)
+        body = _partials(
+            m, sr, [rng.uniform(2500.0, 4000.0), rng.uniform(900.0, 1500.0)], [0.5, 0.4], [0.012, 0.025], rng
+        )
         _add(x, _burst(rng, m, sr, 0.003, (2000.0, 6000.0)) + body, start, 1.0 if i == 0 else 0.6)
     return x
 
 
 def _sfx_whoosh(ctx: _Ctx, n: int) -> np.ndarray:
-    """A whoosh: noise whose band sweeps up then down while it swells and crosses left → right."""
+    """A whoosh: noise whose band sweeps up (≈250 Hz → 3 kHz) and back down as it swells and fades,
+    crossing left → right."""
     rng, sr = ctx.rng, ctx.sample_rate
     noise = _white(rng, n, 1)
-    centers = np.geomspace(250.0, min(6000.0, 0.4 * sr), 10)
-    t = np.linspace(0.0, 1.0, n)
-    peak_at = rng.uniform(0.45, 0.65)
-    position = np.log(centers[0]) + (np.log(centers[-1]) - np.log(centers[0])) * np.sin(math.pi * np.minimum(t / peak_at, 1.0) / 2) * np.where(t < peak_at, 1.0, 1.0 - 0.6 * (t - peak_at) / (1 - peak_at))
+    centers = np.geomspace(250.0, min(3000.0, 0.4 * sr), 8)
+    hump = _window(n, rng.uniform(0.45, 0.65)).astype(np.float64)
+    position = np.log(centers[0]) + (np.log(centers[-1]) - np.log(centers[0])) * hump
     x = np.zeros(n, np.float32)
     for c in centers:
-        weight = np.exp(-((position - np.log(c)) ** 2) / (2 * 0.35**2)).astype(np.float32)
+        pink = math.sqrt(centers[0] / c)  # equal energy per band, not per hertz
+        weight = (pink * np.exp(-((position - np.log(c)) ** 2) / (2 * 0.35**2))).astype(np.float32)
         x += _filt(noise, "bandpass", (c / 1.4, c * 1.4), sr)[:, 0] * weight
-    return _pan(x * _window(n, peak_at), np.linspace(-0.7, 0.7, n))
+    return _pan(x * hump.astype(np.float32) ** 0.5, np.linspace(-0.7, 0.7, n))
 
 
 def _sfx_alarm(ctx: _Ctx, n: int) -> np.ndarray:
@@ -1001,8 +1114,12 @@ def _sfx_gunshot(ctx: _Ctx, n: int) -> np.ndarray:
     rng, sr = ctx.rng, ctx.sample_rate
     m = min(n, ctx.samples(1.5))
     crack = _burst(rng, m, sr, 0.004, 1000.0, "highpass")
-    boom = _burst(rng, m, sr, 0.06, 300.0, "lowpass") + _partials(m, sr, [rng.uniform(50.0, 70.0)], [0.7], [0.1])
-    tail = _filt(_white(rng, m), "lowpass", 1500.0, sr) * _decay(m, sr, 0.35, 0.01)[:, None] * np.float32(0.12)
+    boom = _burst(rng, m, sr, 0.06, 300.0, "lowpass") + _partials(
+        m, sr, [rng.uniform(50.0, 70.0)], [0.7], [0.1]
+    )
+    tail = (
+        _filt(_white(rng, m), "lowpass", 1500.0, sr) * _decay(m, sr, 0.35, 0.01)[:, None] * np.float32(0.12)
+    )
     x = _pan(crack * np.float32(0.7) + boom, 0.0) + tail
     return np.pad(x, ((0, n - m), (0, 0)))
 
@@ -1011,7 +1128,11 @@ def _sfx_splash(ctx: _Ctx, n: int) -> np.ndarray:
     """A splash: a low slap, a spray of noise and bubbles rising in pitch."""
     rng, sr = ctx.rng, ctx.sample_rate
     x = _burst(rng, n, sr, 0.05, 400.0, "lowpass") * np.float32(0.8)
-    x += _filt(_white(rng, n, 1), "bandpass", (600.0, 5000.0), sr)[:, 0] * _decay(n, sr, 0.25 * max(1.0, n / sr / 1.2), 0.01) * np.float32(0.35)
+    x += (
+        _filt(_white(rng, n, 1), "bandpass", (600.0, 5000.0), sr)[:, 0]
+        * _decay(n, sr, 0.25 * max(1.0, n / sr / 1.2), 0.01)
+        * np.float32(0.35)
+    )
     for _ in range(25):
         _add(x, _bubble(ctx), ctx.samples(rng.uniform(0.05, 0.7) * n / sr), rng.uniform(0.1, 0.4))
     return x
@@ -1021,8 +1142,12 @@ def _key(ctx: _Ctx, space: bool) -> np.ndarray:
     rng, sr = ctx.rng, ctx.sample_rate
     n = ctx.samples(0.08)
     click = _burst(rng, n, sr, 0.004, (2000.0, 5000.0))
-    thock = _partials(n, sr, [rng.uniform(150.0, 220.0) if space else rng.uniform(250.0, 400.0)], [0.6], [0.012])
-    return (click * np.float32(0.6 if space else 1.0) + thock * np.float32(1.6 if space else 1.0)).astype(np.float32)
+    thock = _partials(
+        n, sr, [rng.uniform(150.0, 220.0) if space else rng.uniform(250.0, 400.0)], [0.6], [0.012]
+    )
+    return (click * np.float32(0.6 if space else 1.0) + thock * np.float32(1.6 if space else 1.0)).astype(
+        np.float32
+    )
 
 
 def _sfx_typing(ctx: _Ctx, n: int) -> np.ndarray:
@@ -1045,7 +1170,9 @@ def _sfx_impact(ctx: _Ctx, n: int) -> np.ndarray:
     """A soft, generic thud (also the one-shot used when nothing matches)."""
     rng, sr = ctx.rng, ctx.sample_rate
     m = min(n, ctx.samples(0.6))
-    x = _burst(rng, m, sr, 0.06, 200.0, "lowpass") + _partials(m, sr, [rng.uniform(60.0, 80.0)], [0.8], [0.12])
+    x = _burst(rng, m, sr, 0.06, 200.0, "lowpass") + _partials(
+        m, sr, [rng.uniform(60.0, 80.0)], [0.8], [0.12]
+    )
     return np.pad(x, (0, n - m))
 
 
@@ -1070,39 +1197,385 @@ class _OneShot:
 
 
 _SCENES: tuple[_Scene, ...] = (
-    _Scene("rain", ("rain", "rainy", "raining", "rainfall", "drizzle", "drizzling", "downpour", "tin roof", "雨", "下雨", "雨声"), _bed_rain),
-    _Scene("thunderstorm", ("thunder", "thunderstorm", "thunderstorms", "lightning", "雷", "雷声", "雷雨", "打雷", "闪电"), _bed_thunderstorm),
-    _Scene("wind", ("wind", "windy", "winds", "breeze", "breezy", "gust", "gusts", "gale", "blizzard", "风", "风声", "大风", "微风"), _bed_wind),
-    _Scene("ocean", ("ocean", "sea", "seaside", "waves", "wave", "beach", "shore", "surf", "coast", "海", "海浪", "海边", "浪", "沙滩"), _bed_ocean),
-    _Scene("river", ("river", "stream", "brook", "creek", "running water", "babbling", "河", "小河", "溪", "小溪", "流水", "江"), _bed_river),
-    _Scene("fire", ("fire", "fireplace", "campfire", "bonfire", "hearth", "flames", "crackling", "火", "篝火", "壁炉", "火堆"), _bed_fire),
-    _Scene("forest", ("forest", "woods", "woodland", "bird", "birds", "birdsong", "jungle", "park", "鸟", "鸟鸣", "森林", "树林"), _bed_forest),
-    _Scene("insects", ("insects", "insect", "crickets", "cricket", "cicadas", "cicada", "katydid", "night insects", "虫", "虫鸣", "蟋蟀", "蝉", "夏夜"), _bed_insects),
-    _Scene("traffic", ("traffic", "city", "street", "streets", "cars", "road", "highway", "urban", "downtown", "街", "街道", "城市", "交通", "马路", "车流"), _bed_traffic),
-    _Scene("cafe", ("cafe", "café", "coffee", "coffee shop", "restaurant", "crowd", "chatter", "bar", "pub", "diner", "canteen", "咖啡", "咖啡馆", "咖啡厅", "餐厅", "人群", "酒吧"), _bed_cafe),
-    _Scene("room_tone", ("room tone", "roomtone", "office", "room", "indoors", "indoor", "hvac", "air conditioning", "办公室", "房间", "室内", "安静"), _bed_room_tone),
-    _Scene("train", ("train", "railway", "railroad", "subway", "metro", "carriage", "tram", "火车", "地铁", "列车", "高铁"), _bed_train),
-    _Scene("car", ("car", "car interior", "in the car", "driving", "taxi", "vehicle", "车", "汽车", "车内", "开车", "出租车"), _bed_car),
+    _Scene(
+        "rain",
+        (
+            "rain",
+            "rainy",
+            "raining",
+            "rainfall",
+            "drizzle",
+            "drizzling",
+            "downpour",
+            "tin roof",
+            "雨",
+            "下雨",
+            "雨声",
+        ),
+        _bed_rain,
+    ),
+    _Scene(
+        "thunderstorm",
+        ("thunder", "thunderstorm", "thunderstorms", "lightning", "雷", "雷声", "雷雨", "打雷", "闪电"),
+        _bed_thunderstorm,
+    ),
+    _Scene(
+        "wind",
+        (
+            "wind",
+            "windy",
+            "winds",
+            "breeze",
+            "breezy",
+            "gust",
+            "gusts",
+            "gale",
+            "blizzard",
+            "风",
+            "风声",
+            "大风",
+            "微风",
+        ),
+        _bed_wind,
+    ),
+    _Scene(
+        "ocean",
+        (
+            "ocean",
+            "sea",
+            "seaside",
+            "waves",
+            "wave",
+            "beach",
+            "shore",
+            "surf",
+            "coast",
+            "海",
+            "海浪",
+            "海边",
+            "浪",
+            "沙滩",
+        ),
+        _bed_ocean,
+    ),
+    _Scene(
+        "river",
+        (
+            "river",
+            "stream",
+            "brook",
+            "creek",
+            "running water",
+            "babbling",
+            "河",
+            "小河",
+            "溪",
+            "小溪",
+            "流水",
+            "江",
+        ),
+        _bed_river,
+    ),
+    _Scene(
+        "fire",
+        (
+            "fire",
+            "fireplace",
+            "campfire",
+            "bonfire",
+            "hearth",
+            "flames",
+            "crackling",
+            "火",
+            "篝火",
+            "壁炉",
+            "火堆",
+        ),
+        _bed_fire,
+    ),
+    _Scene(
+        "forest",
+        (
+            "forest",
+            "woods",
+            "woodland",
+            "bird",
+            "birds",
+            "birdsong",
+            "jungle",
+            "park",
+            "鸟",
+            "鸟鸣",
+            "森林",
+            "树林",
+        ),
+        _bed_forest,
+    ),
+    _Scene(
+        "insects",
+        (
+            "insects",
+            "insect",
+            "crickets",
+            "cricket",
+            "cicadas",
+            "cicada",
+            "katydid",
+            "night insects",
+            "虫",
+            "虫鸣",
+            "蟋蟀",
+            "蝉",
+            "夏夜",
+        ),
+        _bed_insects,
+    ),
+    _Scene(
+        "traffic",
+        (
+            "traffic",
+            "city",
+            "street",
+            "streets",
+            "cars",
+            "road",
+            "highway",
+            "urban",
+            "downtown",
+            "街",
+            "街道",
+            "城市",
+            "交通",
+            "马路",
+            "车流",
+        ),
+        _bed_traffic,
+    ),
+    _Scene(
+        "cafe",
+        (
+            "cafe",
+            "café",
+            "coffee",
+            "coffee shop",
+            "restaurant",
+            "crowd",
+            "chatter",
+            "bar",
+            "pub",
+            "diner",
+            "canteen",
+            "咖啡",
+            "咖啡馆",
+            "咖啡厅",
+            "餐厅",
+            "人群",
+            "酒吧",
+        ),
+        _bed_cafe,
+    ),
+    _Scene(
+        "room_tone",
+        (
+            "room tone",
+            "roomtone",
+            "office",
+            "room",
+            "indoors",
+            "indoor",
+            "hvac",
+            "air conditioning",
+            "办公室",
+            "房间",
+            "室内",
+            "安静",
+        ),
+        _bed_room_tone,
+    ),
+    _Scene(
+        "train",
+        (
+            "train",
+            "railway",
+            "railroad",
+            "subway",
+            "metro",
+            "carriage",
+            "tram",
+            "火车",
+            "地铁",
+            "列车",
+            "高铁",
+            "车厢",
+        ),
+        _bed_train,
+    ),
+    _Scene(
+        "car",
+        (
+            "car",
+            "car interior",
+            "in the car",
+            "driving",
+            "taxi",
+            "vehicle",
+            "车",
+            "汽车",
+            "车内",
+            "开车",
+            "出租车",
+        ),
+        _bed_car,
+    ),
 )
 FALLBACK_SCENE = "room_tone"
 
 _ONE_SHOTS: tuple[_OneShot, ...] = (
     _OneShot("door_knock", ("knock", "knocks", "knocking", "knocked", "敲门", "敲"), 0.9, _sfx_door_knock),
-    _OneShot("door_creak", ("creak", "creaks", "creaking", "creaky", "squeak", "squeaky", "hinge", "吱呀", "吱"), 1.8, _sfx_door_creak, ("door", "doors", "门", "开门")),
-    _OneShot("footsteps", ("footsteps", "footstep", "steps", "walking", "walk", "脚步", "脚步声", "走路"), 2.5, _sfx_footsteps),
-    _OneShot("phone_ring", ("phone", "telephone", "cellphone", "ringtone", "电话", "手机", "来电"), 3.0, _sfx_phone_ring, ("ring", "ringing", "铃声")),
-    _OneShot("bell", ("bell", "bells", "doorbell", "church bell", "chime", "chimes", "gong", "toll", "钟", "钟声", "门铃", "铃铛"), 4.0, _sfx_bell, ("铃",)),
-    _OneShot("thunder_clap", ("thunder", "thunderclap", "thunder clap", "lightning", "雷", "雷声", "打雷", "霹雳"), 5.0, _sfx_thunder_clap),
-    _OneShot("glass_clink", ("clink", "clinking", "toast", "cheers", "碰杯", "叮"), 0.9, _sfx_glass_clink, ("glass", "glasses", "wine glass", "玻璃", "杯")),
-    _OneShot("glass_shatter", ("shatter", "shatters", "shattering", "shattered", "smash", "smashing", "smashed", "break", "breaks", "breaking", "broken", "碎", "打碎", "摔碎", "破碎"), 2.0, _sfx_glass_shatter),
-    _OneShot("click", ("click", "clicks", "clicking", "switch", "light switch", "lock", "unlock", "latch", "camera", "button", "咔", "咔嚓", "咔哒", "开关", "按钮", "锁"), 0.15, _sfx_click),
-    _OneShot("whoosh", ("whoosh", "swoosh", "woosh", "swish", "swoop", "swipe", "flyby", "fly by", "嗖", "嗖嗖", "呼啸"), 1.0, _sfx_whoosh),
-    _OneShot("alarm", ("alarm", "alarm clock", "beep", "beeps", "beeping", "buzzer", "警报", "闹钟", "哔", "蜂鸣"), 2.0, _sfx_alarm),
+    _OneShot(
+        "door_creak",
+        ("creak", "creaks", "creaking", "creaky", "squeak", "squeaky", "hinge", "吱呀", "吱"),
+        1.8,
+        _sfx_door_creak,
+        ("door", "doors", "门", "开门"),
+    ),
+    _OneShot(
+        "footsteps",
+        ("footsteps", "footstep", "steps", "walking", "walk", "脚步", "脚步声", "走路"),
+        2.5,
+        _sfx_footsteps,
+    ),
+    _OneShot(
+        "phone_ring",
+        ("phone", "telephone", "cellphone", "ringtone", "电话", "手机", "来电"),
+        3.0,
+        _sfx_phone_ring,
+        ("ring", "ringing", "铃声"),
+    ),
+    _OneShot(
+        "bell",
+        (
+            "bell",
+            "bells",
+            "doorbell",
+            "church bell",
+            "chime",
+            "chimes",
+            "gong",
+            "toll",
+            "钟",
+            "钟声",
+            "门铃",
+            "铃铛",
+        ),
+        4.0,
+        _sfx_bell,
+        ("铃",),
+    ),
+    _OneShot(
+        "thunder_clap",
+        ("thunder", "thunderclap", "thunder clap", "lightning", "雷", "雷声", "打雷", "霹雳"),
+        5.0,
+        _sfx_thunder_clap,
+    ),
+    _OneShot(
+        "glass_clink",
+        ("clink", "clinking", "toast", "cheers", "碰杯", "叮"),
+        0.9,
+        _sfx_glass_clink,
+        ("glass", "glasses", "wine glass", "玻璃", "杯"),
+    ),
+    _OneShot(
+        "glass_shatter",
+        (
+            "shatter",
+            "shatters",
+            "shattering",
+            "shattered",
+            "smash",
+            "smashing",
+            "smashed",
+            "break",
+            "breaks",
+            "breaking",
+            "broken",
+            "碎",
+            "打碎",
+            "摔碎",
+            "破碎",
+        ),
+        2.0,
+        _sfx_glass_shatter,
+    ),
+    _OneShot(
+        "click",
+        (
+            "click",
+            "clicks",
+            "clicking",
+            "switch",
+            "light switch",
+            "lock",
+            "unlock",
+            "latch",
+            "camera",
+            "button",
+            "咔",
+            "咔嚓",
+            "咔哒",
+            "开关",
+            "按钮",
+            "锁",
+        ),
+        0.15,
+        _sfx_click,
+    ),
+    _OneShot(
+        "whoosh",
+        ("whoosh", "swoosh", "woosh", "swish", "swoop", "swipe", "flyby", "fly by", "嗖", "嗖嗖", "呼啸"),
+        1.0,
+        _sfx_whoosh,
+    ),
+    _OneShot(
+        "alarm",
+        ("alarm", "alarm clock", "beep", "beeps", "beeping", "buzzer", "警报", "闹钟", "哔", "蜂鸣"),
+        2.0,
+        _sfx_alarm,
+    ),
     _OneShot("siren", ("siren", "sirens", "police", "ambulance", "警笛", "警车", "救护车"), 4.0, _sfx_siren),
-    _OneShot("gunshot", ("gunshot", "gunshots", "gun", "shot", "shots", "gunfire", "pistol", "rifle", "bang", "枪", "枪声", "开枪"), 1.5, _sfx_gunshot),
-    _OneShot("splash", ("splash", "splashing", "splashes", "plop", "dive", "水花", "扑通", "溅", "落水"), 1.2, _sfx_splash, ("water", "水")),
+    _OneShot(
+        "gunshot",
+        (
+            "gunshot",
+            "gunshots",
+            "gun",
+            "shot",
+            "shots",
+            "gunfire",
+            "pistol",
+            "rifle",
+            "bang",
+            "枪",
+            "枪声",
+            "开枪",
+        ),
+        1.5,
+        _sfx_gunshot,
+    ),
+    _OneShot(
+        "splash",
+        ("splash", "splashing", "splashes", "plop", "dive", "水花", "扑通", "溅", "落水"),
+        1.2,
+        _sfx_splash,
+        ("water", "水"),
+    ),
     _OneShot("typing", ("typing", "keyboard", "typewriter", "keystrokes", "打字", "键盘"), 3.0, _sfx_typing),
-    _OneShot("impact", ("thud", "impact", "hit", "bump", "punch", "slam", "drop", "fall", "撞", "砰", "关门", "摔"), 0.6, _sfx_impact),
+    _OneShot(
+        "impact",
+        ("thud", "impact", "hit", "bump", "punch", "slam", "drop", "fall", "撞", "砰", "关门", "摔"),
+        0.6,
+        _sfx_impact,
+    ),
 )
 FALLBACK_SFX = "impact"
 
@@ -1118,10 +1591,57 @@ SFX_NOMINAL_S: dict[str, float] = {o.name: o.nominal_s for o in _ONE_SHOTS}
 # Matching prompts
 
 
-_LOUDER = ("heavy", "loud", "storm", "stormy", "strong", "intense", "pouring", "torrential", "busy", "raging", "roaring", "wild", "大", "暴", "猛", "强", "倾盆")
-_SOFTER = ("light", "gentle", "soft", "quiet", "faint", "calm", "soothing", "mild", "little", "小", "轻", "微", "细", "静")
-_DISTANT = ("distant", "far", "far away", "far-off", "faraway", "in the distance", "remote", "muffled", "远", "遥远", "远处")
-_CLAUSE_BREAK = re.compile(r"[,;.!?:，。；！？、：/()（）]|\b(?:and|with|plus|over|under|behind|while)\b|和|与|加上|还有|伴随|夹杂|伴着|混着")
+_LOUDER = (
+    "heavy",
+    "loud",
+    "storm",
+    "stormy",
+    "strong",
+    "intense",
+    "pouring",
+    "torrential",
+    "busy",
+    "raging",
+    "roaring",
+    "wild",
+    "大",
+    "暴",
+    "猛",
+    "强",
+    "倾盆",
+)
+_SOFTER = (
+    "light",
+    "gentle",
+    "soft",
+    "quiet",
+    "faint",
+    "calm",
+    "soothing",
+    "mild",
+    "little",
+    "小",
+    "轻",
+    "微",
+    "细",
+    "静",
+)
+_DISTANT = (
+    "distant",
+    "far",
+    "far away",
+    "far-off",
+    "faraway",
+    "in the distance",
+    "remote",
+    "muffled",
+    "远",
+    "遥远",
+    "远处",
+)
+_CLAUSE_BREAK = re.compile(
+    r"[,;.!?:，。；！？、：/()（）]|\b(?:and|with|plus|over|under|behind|while)\b|和|与|加上|还有|伴随|夹杂|伴着|混着"
+)
 _LATIN = "a-z0-9à-öø-ÿ"
 
 
@@ -1203,7 +1723,11 @@ def _plan_bed(prompt: str) -> list[_Layer]:
         a, b = next(((a, b) for a, b in clauses if a <= hit.start < b), (0, len(text)))
         gain_db, intensity, lowpass_hz = _shape(text[a:b] + " " + sceneless)
         offset = LAYER_OFFSETS_DB[min(index, len(LAYER_OFFSETS_DB) - 1)]
-        layers.append(_Layer(_SCENE_BY_NAME[hit.name], gain_db + offset, float(np.clip(intensity, 0.3, 2.5)), lowpass_hz))
+        layers.append(
+            _Layer(
+                _SCENE_BY_NAME[hit.name], gain_db + offset, float(np.clip(intensity, 0.3, 2.5)), lowpass_hz
+            )
+        )
     return layers
 
 
@@ -1324,7 +1848,9 @@ class ProceduralBackend:
         ``BED_LUFS`` integrated, faded in and out over ``BED_FADE_S``."""
         sample_rate = _check_rate(sample_rate)
         if not (math.isfinite(duration_s) and 0.0 < duration_s <= BED_MAX_S):
-            raise ConfigError(f"ambience bed duration must be in (0, {BED_MAX_S:.0f}] seconds, got {duration_s!r}")
+            raise ConfigError(
+                f"ambience bed duration must be in (0, {BED_MAX_S:.0f}] seconds, got {duration_s!r}"
+            )
         n = max(1, seconds_to_samples(duration_s, sample_rate))
         layers = _plan_bed(prompt)
         fallback = not layers
@@ -1344,7 +1870,9 @@ class ProceduralBackend:
         return Sound(out, sample_rate, tuple(layer.scene.name for layer in layers), fallback)
 
     @staticmethod
-    def _add_layer(out: np.ndarray, layer: _Layer, sample_rate: int, make_rng: Callable[[], np.random.Generator]) -> None:
+    def _add_layer(
+        out: np.ndarray, layer: _Layer, sample_rate: int, make_rng: Callable[[], np.random.Generator]
+    ) -> None:
         """Add one scene at ``BED_LUFS + layer.gain_db``. A bed up to ``PROBE_S`` long is rendered and
         measured; a longer one is calibrated on a ``PROBE_S`` render from the same generator seed and
         then rendered straight into ``out``."""

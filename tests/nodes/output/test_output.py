@@ -405,7 +405,10 @@ def test_written_timeline_json_has_the_report(written):
     _, report = written
     data = json.loads(report.files.timeline.read_text(encoding="utf-8"))
     assert data["title"] == "Inspector Hale"
+    output = data["report"].pop("output")
     assert data["report"] == {"lufs_target": -16.0, "note": "café"}
+    assert output["wav_lufs"] == pytest.approx(report.wav_lufs) and output["mp3_lufs"] == pytest.approx(report.mp3_lufs)
+    assert output["mp3_true_peak_dbtp"] == pytest.approx(report.mp3_true_peak_dbtp)
     assert len(data["utterances"]) == 5 and len(data["chapters"]) == 2
     assert "café" in report.files.timeline.read_text(encoding="utf-8")  # ensure_ascii=False
 

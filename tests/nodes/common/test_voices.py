@@ -1,0 +1,92 @@
+"""voices.yaml validation and voice resolution."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from nodes.common.errors import ConfigError
+from nodes.common.voices import OFFLINE_PROVIDERS, parse_override, parse_voices, resolve_voice
+
+BASE = {"off": {"display_name": "Off", "provider": "espeak", "language": "en"}}
+
+
+def library_with(**entries):
+    return parse_voices({**BASE, **entries})
+
+
+def test_the_shipped_library_has_what_the_issue_asks(library):
+    entries = library.entries
+    english = [v for v in entries.values() if v.language == "en"]
+    mandarin = [v for v in entries.values() if v.language == "zh" and v.provider in OFFLINE_PROVIDERS]
+    assert len(english) >= 2 and len(mandarin) >= 2
+    assert len({(v.params.model_dump().get("espeak_pitch"), v.params.model_dump().get("variant")) for v in mandarin}) >= 2
+    for name in ("大牛", "一帆", "博宇"):
+        voice_id = library.by_alias(name)
+        assert voice_id and entries[voice_id].provider == "minimax"
+        assert entries[entries[voice_id].fallback].provider in OFFLINE_PROVIDERS
+
+
+@pytest.mark.parametrize(
+    "entry, fragment",
+    [
+        ({"display_name": "X", "provider": "festival", "language": "en"}, "provider"),
+        ({"display_name": "X", "provider": "minimax", "language": "zh"}, "needs an offline fallback"),
+        ({"display_name": "X", "provider": "minimax", "language": "zh", "fallback": "nope"}, "fallback 'nope'"),
+        ({"display_name": "X", "provider": "espeak", "language": "en", "params": {"speed": 5}}, "speed"),
+        ({"display_name": "X", "provider": "espeak", "language": "en", "params": {"effect": "cave"}}, "cave"),
+        ({"display_name": "X", "provider": "espeak", "language": "en", "colour": "red"}, "colour"),
+        ({"provider": "espeak", "language": "en"}, "display_name"),
+    ],
+)
+def test_bad_entries_name_the_voice_and_field(entry, fragment):
+    with pytest.raises(ConfigError) as info:
+        library_with(bad=entry)
+    assert "'bad'" in str(info.value) and fragment in str(info.value)
+
+
+def test_fallback_loops_are_rejected():
+    with pytest.raises(ConfigError, match="loops"):
+        parse_voices({
+            "a": {"display_name": "A", "provider": "minimax", "language": "zh", "fallback": "b"},
+            "b": {"display_name": "B", "provider": "minimax", "language": "zh", "fallback": "a"},
+        })
+
+
+def test_not_a_mapping():
+    with pytest.raises(ConfigError, match="mapping"):
+        parse_voices(["en-joe"])
+
+
+def test_resolution_follows_fallbacks_and_says_so(library):
+    settings, notes = resolve_voice(library, {"voice": "zh-daniu"}, provider_available=lambda p: p != "minimax")
+    assert (settings.voice_id, settings.provider, settings.requested_voice) == ("zh-espeak-m", "espeak", "zh-daniu")
+    assert notes and "zh-daniu" in notes[0] and "minimax" in notes[0]
+    direct, none = resolve_voice(library, {"voice": "zh-daniu"}, provider_available=lambda p: True)
+    assert direct.provider == "minimax" and direct.provider_voice == "male-qn-qingse" and none == []
+
+
+def test_overrides_replace_defaults_and_extras_pass_through(library):
+    settings, _ = resolve_voice(library, {"voice": "zh-espeak-f", "speed": 1.2, "pan": -0.5},
+                                provider_available=lambda p: True)
+    assert (settings.speed, settings.pan) == (1.2, -0.5)
+    assert settings.option("variant") == "f2" and settings.option("espeak_pitch") == 72
+
+
+@pytest.mark.parametrize(
+    "value, fragment",
+    [(42, "expected a voice id"), ({"speed": 1.0}, None), ({"voice": "x", "tempo": 2}, "tempo"),
+     ({"voice": "x", "pitch": "high"}, "number"), ({"voice": "x", "gain_db": 40}, "out of range"),
+     ({"voice": "x", "effect": "cave"}, "cave"), ("  ", "empty")],
+)
+def test_parse_override_errors(value, fragment):
+    if fragment is None:
+        assert parse_override(value) == {"speed": 1.0}  # settings without a voice: caller decides
+        return
+    with pytest.raises(ValueError, match=fragment):
+        parse_override(value)
+
+
+def test_voices_yaml_round_trips_through_yaml(library):
+    raw = yaml.safe_load(library.path.read_text(encoding="utf-8"))
+    assert set(raw) == set(library.entries)
