@@ -68,7 +68,9 @@ class _Bars:
         task = self.tasks.get(event.stage)
         if task is None:
             task = self.tasks[event.stage] = self.progress.add_task(event.stage, total=max(event.total, 1))
-        self.progress.update(task, total=max(event.total, 1), completed=event.done)
+        total = max(event.total, int(self.progress.tasks[task].total or 1))
+        done = total if event.message == "done" else event.done
+        self.progress.update(task, total=total, completed=done)
 
 
 @app.command()
@@ -195,8 +197,6 @@ def ambience_generate(
     """Render one scene bed (or, with --sfx, one effect) to a WAV file to listen to."""
     import warnings
 
-    import soundfile as sf
-
     from nodes.ambience.backends.base import get_backend
     from nodes.common.audio import integrated_lufs, max_momentary_lufs
     from nodes.common.errors import DramaflowWarning
@@ -219,7 +219,6 @@ def ambience_generate(
                   f"{level:.1f} LUFS{' (max momentary)' if sfx else ''}", highlight=False)
     for w in caught:
         console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
-    del sf
 
 
 def _write_wav_atomically(path: Path, audio: Any, sample_rate: int) -> None:

@@ -206,3 +206,26 @@ def test_check_command_summarises_without_rendering(tmp_path):
     result = dramaflow("check", "scripts/the-lighthouse.md")
     assert result.returncode == 0
     assert "Silas" in result.stderr and "utterances" in result.stderr
+
+
+def test_ambience_generate_bed_and_sfx(tmp_path):
+    bed = tmp_path / "rain.wav"
+    result = dramaflow("ambience", "generate", "heavy rain on a tin roof", "-o", str(bed), "--duration", "3",
+                       "--seed", "4")
+    assert result.returncode == 0, result.stderr
+    audio, sr = sf.read(bed, dtype="float32")
+    assert audio.shape == (3 * 44100, 2) and sr == 44100
+    assert "rain" in result.stderr
+    knock = tmp_path / "knock.wav"
+    result = dramaflow("ambience", "generate", "three knocks on the door", "--sfx", "-o", str(knock))
+    assert result.returncode == 0, result.stderr
+    assert 0.2 < sf.info(knock).duration < 5.0
+    unknown = dramaflow("ambience", "generate", "rain", "-o", str(tmp_path / "x.wav"), "--backend", "nope")
+    assert unknown.returncode == 2 and "procedural" in unknown.stderr
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_ambience_list_names_scenes_and_sfx():
+    result = dramaflow("ambience", "list")
+    assert result.returncode == 0
+    assert "rain" in result.stdout and "door" in result.stdout

@@ -121,30 +121,27 @@ def _impulses(
 
 
 @functools.lru_cache(maxsize=1024)
-def _design(btype: str, freq_hz: float | tuple[float, float], sample_rate: int, order: int) -> np.ndarray:
+def _design(btype: str, low_hz: float, high_hz: float, sample_rate: int, order: int) -> np.ndarray:
+    """Butterworth second-order sections (float32) with edges clamped into the usable band."""
     top = _NYQUIST_FRACTION * sample_rate
     if btype == "bandpass":
-        lo, hi = freq_hz  # type: ignore[misc]
-        hi = min(hi, top)
-        lo = min(max(lo, 5.0), hi * 0.7)
-        wn: float | tuple[float, float] = (lo, hi)
+        high_hz = min(high_hz, top)
+        wn: float | tuple[float, float] = (min(max(low_hz, 5.0), high_hz * 0.7), high_hz)
     else:
-        wn = min(max(float(freq_hz), 5.0), top)  # type: ignore[arg-type]
+        wn = min(max(low_hz, 5.0), top)
     return signal.butter(order, wn, btype=btype, fs=sample_rate, output="sos").astype(np.float32)
 
 
 def _filt(
     x: np.ndarray, btype: str, freq_hz: float | tuple[float, float], sample_rate: int, order: int = 2
 ) -> np.ndarray:
-    """Butterworth ``lowpass``/``highpass``/``bandpass`` along time (axis 0), float32 in and out.
+    """Butterworth ``lowpass``/``highpass`` (``freq_hz`` a number) or ``bandpass`` (``freq_hz`` a
+    (low, high) pair) along time (axis 0), float32 in and out.
 
     Cut-offs are clamped below ``_NYQUIST_FRACTION`` of the sample rate, so any rate works.
     """
-    if isinstance(freq_hz, tuple):
-        freq_hz = (float(freq_hz[0]), float(freq_hz[1]))
-    else:
-        freq_hz = float(freq_hz)
-    sos = _design(btype, freq_hz, int(sample_rate), order)
+    low_hz, high_hz = freq_hz if isinstance(freq_hz, tuple) else (freq_hz, freq_hz)
+    sos = _design(btype, float(low_hz), float(high_hz), int(sample_rate), order)
     return signal.sosfilt(sos, np.asarray(x, np.float32), axis=0).astype(np.float32, copy=False)
 
 
@@ -1180,6 +1177,11 @@ def _sfx_impact(ctx: _Ctx, n: int) -> np.ndarray:
 # Catalogue
 
 
+def _kw(text: str) -> tuple[str, ...]:
+    """Keywords written as one comma-separated string."""
+    return tuple(word.strip() for word in text.split(","))
+
+
 @dataclass(frozen=True)
 class _Scene:
     name: str
@@ -1199,384 +1201,168 @@ class _OneShot:
 _SCENES: tuple[_Scene, ...] = (
     _Scene(
         "rain",
-        (
-            "rain",
-            "rainy",
-            "raining",
-            "rainfall",
-            "drizzle",
-            "drizzling",
-            "downpour",
-            "tin roof",
-            "雨",
-            "下雨",
-            "雨声",
-        ),
+        _kw("rain, rainy, raining, rainfall, drizzle, drizzling, downpour, tin roof, 雨, 下雨, 雨声"),
         _bed_rain,
     ),
     _Scene(
         "thunderstorm",
-        ("thunder", "thunderstorm", "thunderstorms", "lightning", "雷", "雷声", "雷雨", "打雷", "闪电"),
+        _kw("thunder, thunderstorm, thunderstorms, lightning, 雷, 雷声, 雷雨, 打雷, 闪电"),
         _bed_thunderstorm,
     ),
     _Scene(
         "wind",
-        (
-            "wind",
-            "windy",
-            "winds",
-            "breeze",
-            "breezy",
-            "gust",
-            "gusts",
-            "gale",
-            "blizzard",
-            "风",
-            "风声",
-            "大风",
-            "微风",
-        ),
+        _kw("wind, windy, winds, breeze, breezy, gust, gusts, gale, blizzard, 风, 风声, 大风, 微风"),
         _bed_wind,
     ),
     _Scene(
         "ocean",
-        (
-            "ocean",
-            "sea",
-            "seaside",
-            "waves",
-            "wave",
-            "beach",
-            "shore",
-            "surf",
-            "coast",
-            "海",
-            "海浪",
-            "海边",
-            "浪",
-            "沙滩",
-        ),
+        _kw("ocean, sea, seaside, waves, wave, beach, shore, surf, coast, 海, 海浪, 海边, 浪, 沙滩"),
         _bed_ocean,
     ),
     _Scene(
         "river",
-        (
-            "river",
-            "stream",
-            "brook",
-            "creek",
-            "running water",
-            "babbling",
-            "河",
-            "小河",
-            "溪",
-            "小溪",
-            "流水",
-            "江",
-        ),
+        _kw("river, stream, brook, creek, running water, babbling, 河, 小河, 溪, 小溪, 流水, 江"),
         _bed_river,
     ),
     _Scene(
         "fire",
-        (
-            "fire",
-            "fireplace",
-            "campfire",
-            "bonfire",
-            "hearth",
-            "flames",
-            "crackling",
-            "火",
-            "篝火",
-            "壁炉",
-            "火堆",
-        ),
+        _kw("fire, fireplace, campfire, bonfire, hearth, flames, crackling, 火, 篝火, 壁炉, 火堆"),
         _bed_fire,
     ),
     _Scene(
         "forest",
-        (
-            "forest",
-            "woods",
-            "woodland",
-            "bird",
-            "birds",
-            "birdsong",
-            "jungle",
-            "park",
-            "鸟",
-            "鸟鸣",
-            "森林",
-            "树林",
-        ),
+        _kw("forest, woods, woodland, bird, birds, birdsong, jungle, park, 鸟, 鸟鸣, 森林, 树林"),
         _bed_forest,
     ),
     _Scene(
         "insects",
-        (
-            "insects",
-            "insect",
-            "crickets",
-            "cricket",
-            "cicadas",
-            "cicada",
-            "katydid",
-            "night insects",
-            "虫",
-            "虫鸣",
-            "蟋蟀",
-            "蝉",
-            "夏夜",
+        _kw(
+            "insects, insect, crickets, cricket, cicadas, cicada, katydid, night insects, 虫, 虫鸣, 蟋蟀, 蝉, 夏夜"
         ),
         _bed_insects,
     ),
     _Scene(
         "traffic",
-        (
-            "traffic",
-            "city",
-            "street",
-            "streets",
-            "cars",
-            "road",
-            "highway",
-            "urban",
-            "downtown",
-            "街",
-            "街道",
-            "城市",
-            "交通",
-            "马路",
-            "车流",
+        _kw(
+            "traffic, city, street, streets, cars, road, highway, urban, downtown, 街, 街道, 城市, 交通, 马路, 车流"
         ),
         _bed_traffic,
     ),
     _Scene(
         "cafe",
-        (
-            "cafe",
-            "café",
-            "coffee",
-            "coffee shop",
-            "restaurant",
-            "crowd",
-            "chatter",
-            "bar",
-            "pub",
-            "diner",
-            "canteen",
-            "咖啡",
-            "咖啡馆",
-            "咖啡厅",
-            "餐厅",
-            "人群",
-            "酒吧",
+        _kw(
+            "cafe, café, coffee, coffee shop, restaurant, crowd, chatter, bar, pub, diner, canteen, 咖啡, 咖啡馆, 咖啡厅, 餐厅, 人群, 酒吧"
         ),
         _bed_cafe,
     ),
     _Scene(
         "room_tone",
-        (
-            "room tone",
-            "roomtone",
-            "office",
-            "room",
-            "indoors",
-            "indoor",
-            "hvac",
-            "air conditioning",
-            "办公室",
-            "房间",
-            "室内",
-            "安静",
+        _kw(
+            "room tone, roomtone, office, room, indoors, indoor, hvac, air conditioning, 办公室, 房间, 室内, 安静"
         ),
         _bed_room_tone,
     ),
     _Scene(
         "train",
-        (
-            "train",
-            "railway",
-            "railroad",
-            "subway",
-            "metro",
-            "carriage",
-            "tram",
-            "火车",
-            "地铁",
-            "列车",
-            "高铁",
-            "车厢",
-        ),
+        _kw("train, railway, railroad, subway, metro, carriage, tram, 火车, 地铁, 列车, 高铁, 车厢"),
         _bed_train,
     ),
     _Scene(
         "car",
-        (
-            "car",
-            "car interior",
-            "in the car",
-            "driving",
-            "taxi",
-            "vehicle",
-            "车",
-            "汽车",
-            "车内",
-            "开车",
-            "出租车",
-        ),
+        _kw("car, car interior, in the car, driving, taxi, vehicle, 车, 汽车, 车内, 开车, 出租车"),
         _bed_car,
     ),
 )
+
 FALLBACK_SCENE = "room_tone"
 
 _ONE_SHOTS: tuple[_OneShot, ...] = (
-    _OneShot("door_knock", ("knock", "knocks", "knocking", "knocked", "敲门", "敲"), 0.9, _sfx_door_knock),
+    _OneShot("door_knock", _kw("knock, knocks, knocking, knocked, 敲门, 敲"), 0.9, _sfx_door_knock),
     _OneShot(
         "door_creak",
-        ("creak", "creaks", "creaking", "creaky", "squeak", "squeaky", "hinge", "吱呀", "吱"),
+        _kw("creak, creaks, creaking, creaky, squeak, squeaky, hinge, 吱呀, 吱"),
         1.8,
         _sfx_door_creak,
-        ("door", "doors", "门", "开门"),
+        _kw("door, doors, 门, 开门"),
     ),
     _OneShot(
-        "footsteps",
-        ("footsteps", "footstep", "steps", "walking", "walk", "脚步", "脚步声", "走路"),
-        2.5,
-        _sfx_footsteps,
+        "footsteps", _kw("footsteps, footstep, steps, walking, walk, 脚步, 脚步声, 走路"), 2.5, _sfx_footsteps
     ),
     _OneShot(
         "phone_ring",
-        ("phone", "telephone", "cellphone", "ringtone", "电话", "手机", "来电"),
+        _kw("phone, telephone, cellphone, ringtone, 电话, 手机, 来电"),
         3.0,
         _sfx_phone_ring,
-        ("ring", "ringing", "铃声"),
+        _kw("ring, ringing, 铃声"),
     ),
     _OneShot(
         "bell",
-        (
-            "bell",
-            "bells",
-            "doorbell",
-            "church bell",
-            "chime",
-            "chimes",
-            "gong",
-            "toll",
-            "钟",
-            "钟声",
-            "门铃",
-            "铃铛",
-        ),
+        _kw("bell, bells, doorbell, church bell, chime, chimes, gong, toll, 钟, 钟声, 门铃, 铃铛"),
         4.0,
         _sfx_bell,
-        ("铃",),
+        _kw("铃"),
     ),
     _OneShot(
         "thunder_clap",
-        ("thunder", "thunderclap", "thunder clap", "lightning", "雷", "雷声", "打雷", "霹雳"),
+        _kw("thunder, thunderclap, thunder clap, lightning, 雷, 雷声, 打雷, 霹雳"),
         5.0,
         _sfx_thunder_clap,
     ),
     _OneShot(
         "glass_clink",
-        ("clink", "clinking", "toast", "cheers", "碰杯", "叮"),
+        _kw("clink, clinking, toast, cheers, 碰杯, 叮"),
         0.9,
         _sfx_glass_clink,
-        ("glass", "glasses", "wine glass", "玻璃", "杯"),
+        _kw("glass, glasses, wine glass, 玻璃, 杯"),
     ),
     _OneShot(
         "glass_shatter",
-        (
-            "shatter",
-            "shatters",
-            "shattering",
-            "shattered",
-            "smash",
-            "smashing",
-            "smashed",
-            "break",
-            "breaks",
-            "breaking",
-            "broken",
-            "碎",
-            "打碎",
-            "摔碎",
-            "破碎",
+        _kw(
+            "shatter, shatters, shattering, shattered, smash, smashing, smashed, break, breaks, breaking, broken, 碎, 打碎, 摔碎, 破碎"
         ),
         2.0,
         _sfx_glass_shatter,
     ),
     _OneShot(
         "click",
-        (
-            "click",
-            "clicks",
-            "clicking",
-            "switch",
-            "light switch",
-            "lock",
-            "unlock",
-            "latch",
-            "camera",
-            "button",
-            "咔",
-            "咔嚓",
-            "咔哒",
-            "开关",
-            "按钮",
-            "锁",
+        _kw(
+            "click, clicks, clicking, switch, light switch, lock, unlock, latch, camera, button, 咔, 咔嚓, 咔哒, 开关, 按钮, 锁"
         ),
         0.15,
         _sfx_click,
     ),
     _OneShot(
         "whoosh",
-        ("whoosh", "swoosh", "woosh", "swish", "swoop", "swipe", "flyby", "fly by", "嗖", "嗖嗖", "呼啸"),
+        _kw("whoosh, swoosh, woosh, swish, swoop, swipe, flyby, fly by, 嗖, 嗖嗖, 呼啸"),
         1.0,
         _sfx_whoosh,
     ),
     _OneShot(
         "alarm",
-        ("alarm", "alarm clock", "beep", "beeps", "beeping", "buzzer", "警报", "闹钟", "哔", "蜂鸣"),
+        _kw("alarm, alarm clock, beep, beeps, beeping, buzzer, 警报, 闹钟, 哔, 蜂鸣"),
         2.0,
         _sfx_alarm,
     ),
-    _OneShot("siren", ("siren", "sirens", "police", "ambulance", "警笛", "警车", "救护车"), 4.0, _sfx_siren),
+    _OneShot("siren", _kw("siren, sirens, police, ambulance, 警笛, 警车, 救护车"), 4.0, _sfx_siren),
     _OneShot(
         "gunshot",
-        (
-            "gunshot",
-            "gunshots",
-            "gun",
-            "shot",
-            "shots",
-            "gunfire",
-            "pistol",
-            "rifle",
-            "bang",
-            "枪",
-            "枪声",
-            "开枪",
-        ),
+        _kw("gunshot, gunshots, gun, shot, shots, gunfire, pistol, rifle, bang, 枪, 枪声, 开枪"),
         1.5,
         _sfx_gunshot,
     ),
     _OneShot(
         "splash",
-        ("splash", "splashing", "splashes", "plop", "dive", "水花", "扑通", "溅", "落水"),
+        _kw("splash, splashing, splashes, plop, dive, 水花, 扑通, 溅, 落水"),
         1.2,
         _sfx_splash,
-        ("water", "水"),
+        _kw("water, 水"),
     ),
-    _OneShot("typing", ("typing", "keyboard", "typewriter", "keystrokes", "打字", "键盘"), 3.0, _sfx_typing),
+    _OneShot("typing", _kw("typing, keyboard, typewriter, keystrokes, 打字, 键盘"), 3.0, _sfx_typing),
     _OneShot(
-        "impact",
-        ("thud", "impact", "hit", "bump", "punch", "slam", "drop", "fall", "撞", "砰", "关门", "摔"),
-        0.6,
-        _sfx_impact,
+        "impact", _kw("thud, impact, hit, bump, punch, slam, drop, fall, 撞, 砰, 关门, 摔"), 0.6, _sfx_impact
     ),
 )
+
 FALLBACK_SFX = "impact"
 
 _SCENE_BY_NAME = {s.name: s for s in _SCENES}

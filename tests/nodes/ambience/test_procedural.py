@@ -10,6 +10,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nodes.ambience.backends.base import (
     AmbienceBackend,
@@ -389,6 +391,23 @@ def test_explicit_sfx_durations_are_clamped_and_exact(backend, name, duration_s)
     tolerance = SHORT_SFX_LUFS_TOLERANCE_DB if expected_s <= 0.15 else SFX_LUFS_TOLERANCE_DB
     assert abs(max_momentary_lufs(sound.audio, SR) - SFX_MAX_MOMENTARY_LUFS) <= tolerance
     assert np.max(np.abs(sound.audio)) < PEAK_CEILING
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    name=st.sampled_from(sorted(SFX_PROMPTS)),
+    duration_s=st.one_of(st.none(), st.floats(min_value=0.0, max_value=4.0)),
+    sample_rate=st.sampled_from([8000, 11025, 22050]),
+)
+def test_sfx_duration_s_always_equals_the_rendered_length(name, duration_s, sample_rate):
+    backend = ProceduralBackend()
+    prompt = SFX_PROMPTS[name]
+    sound = backend.render_sfx(prompt, sample_rate, SEED, duration_s)
+    assert sound.audio.shape == (
+        seconds_to_samples(backend.sfx_duration_s(prompt, duration_s), sample_rate),
+        2,
+    )
+    assert 0 < np.max(np.abs(sound.audio)) < PEAK_CEILING
 
 
 @pytest.mark.parametrize("prompt", ["footsteps", "alarm", "bell"])
