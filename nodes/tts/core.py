@@ -23,6 +23,7 @@ from nodes.tts.backends.base import Speech, SynthesisRequest, Synthesizer
 
 TRIM_THRESHOLD_DBFS = -50.0
 TRIM_KEEP_S = 0.03  # keep a little air around the words so onsets are not clipped
+EDGE_FADE_S = 0.004  # a trimmed clip may start or end off zero: fade so it cannot click
 
 # Offline engines have no emotion control; these prosody nudges make the (emotion) tag audible.
 # (speed factor, pitch in semitones, gain in dB)
@@ -44,22 +45,6 @@ class RetryPolicy:
     attempts: int = 3
     base_delay_s: float = 0.5
     max_delay_s: float = 8.0
-
-
-@dataclass(frozen=True)
-class SpeechClip:
-    """A segment's speech, post-processed, mono float32 (samples, 1) at ``sample_rate``."""
-
-    seq: int
-    utterance: int
-    audio: np.ndarray
-    sample_rate: int
-    backend: str
-    usage_characters: int = 0
-
-    @property
-    def duration_s(self) -> float:
-        return self.audio.shape[0] / self.sample_rate
 
 
 ProgressFn = Callable[[int, int, str], None]  # (done, total, message)
@@ -95,7 +80,7 @@ async def synthesize_all(
     sample_rate: int = MIX_SAMPLE_RATE,
     retry: RetryPolicy = RetryPolicy(),
     on_progress: ProgressFn | None = None,
-) -> list[SpeechClip]:
+) -> list[Speech]:
     """Synthesize every segment of ``plan``; the result is ordered by ``seq`` and complete.
 
     ``synthesizers`` maps provider name → backend. Raises ``ConfigError`` when a provider has no
@@ -109,7 +94,7 @@ async def synthesize_all(
     utterance_of = {s.seq: s.utterance for s in plan.segments}
     done = 0
 
-    async def one(request: SynthesisRequest) -> SpeechClip:
+    async def one(request: SynthesisRequest) -> Speech:
         nonlocal done
         backend = synthesizers[request.voice.provider]
         async with limits[request.voice.provider]:
@@ -152,16 +137,18 @@ async def _with_retries(backend: Synthesizer, request: SynthesisRequest, retry: 
     raise AssertionError("unreachable")
 
 
-def postprocess(speech: Speech, request: SynthesisRequest, utterance: int, sample_rate: int) -> SpeechClip:
-    """Trim edge silence, apply pitch (semitones) and gain, resample to the mix rate."""
+def postprocess(speech: Speech, request: SynthesisRequest, utterance: int, sample_rate: int) -> Speech:
+    """Trim edge silence, apply pitch (semitones) and gain, resample to the mix rate.
+
+    The result is mono float32 (samples, 1) at ``sample_rate``, tagged with its utterance."""
     audio = trim_silence(as_2d(speech.audio), speech.sample_rate)
     voice = request.voice
     if voice.pitch and voice.provider in {"piper", "espeak"}:
         audio = pitch_shift(audio, speech.sample_rate, voice.pitch)
     if voice.gain_db:
         audio = audio * np.float32(db_to_gain(voice.gain_db))
-    audio = resample(audio, speech.sample_rate, sample_rate)
-    return SpeechClip(
+    audio = fade_edges(resample(audio, speech.sample_rate, sample_rate), sample_rate)
+    return Speech(
         seq=speech.seq, utterance=utterance, audio=np.ascontiguousarray(audio, dtype=np.float32),
         sample_rate=sample_rate, backend=speech.backend, usage_characters=speech.usage_characters,
     )
@@ -178,6 +165,18 @@ def trim_silence(audio: np.ndarray, sample_rate: int) -> np.ndarray:
         return audio
     keep = int(TRIM_KEEP_S * sample_rate)
     return audio[max(0, loud[0] - keep): min(len(audio), loud[-1] + 1 + keep)]
+
+
+def fade_edges(audio: np.ndarray, sample_rate: int, fade_s: float = EDGE_FADE_S) -> np.ndarray:
+    """Raised-cosine fade over the first and last ``fade_s`` (at most a quarter of the clip each)."""
+    n = min(int(fade_s * sample_rate), len(audio) // 4)
+    if n < 2:
+        return audio
+    ramp = (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, n))).astype(np.float32)[:, None]
+    out = audio.copy()
+    out[:n] *= ramp
+    out[-n:] *= ramp[::-1]
+    return out
 
 
 def pitch_shift(audio: np.ndarray, sample_rate: int, semitones: float) -> np.ndarray:

@@ -35,6 +35,7 @@ class Speech:
     sample_rate: int
     backend: str
     usage_characters: int = 0
+    utterance: int = -1  # filled in by the TTS stage
 
     @property
     def duration_s(self) -> float:

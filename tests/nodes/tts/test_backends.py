@@ -123,3 +123,54 @@ def test_piper_pitch_variants_are_distinct_after_postprocessing(piper, library):
     assert results["en-joe-deep"] < results["en-joe"] < results["en-joe-bright"]
     expected_ratio = 2 ** (-3 / 12)
     assert abs(results["en-joe-deep"] / results["en-joe"] - expected_ratio) < PITCH_RATIO_TOLERANCE
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie is gone for our purposes
+        return stat.read().split()[2] != "Z"
+
+
+def test_espeak_helper_process_stops_on_close(library):
+    from nodes.tts.backends.espeak import EspeakSynthesizer
+
+    synth = EspeakSynthesizer()
+    synth.synthesize_sync(request(voice(library, "en-espeak-f"), "Hello."))
+    pid = synth._proc.pid
+    synth.close()
+    assert not _alive(pid)
+
+
+def test_espeak_helper_process_dies_with_its_owner():
+    """Even if the owner is killed without cleanup, the helper sees EOF and exits."""
+    import os
+    import select
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys\n"
+        "from nodes.common.types import VoiceSettings\n"
+        "from nodes.tts.backends.espeak import EspeakSynthesizer\n"
+        "from nodes.tts.backends.base import SynthesisRequest\n"
+        "s = EspeakSynthesizer()\n"
+        "s.synthesize_sync(SynthesisRequest(0, 'hi', VoiceSettings('v', 'espeak', 'en'), 1))\n"
+        "print(s._proc.pid, flush=True)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    owner = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    pid = int(owner.stdout.strip())
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return  # already gone
+    try:
+        readable, _, _ = select.select([fd], [], [], 10.0)  # readable once the process has exited
+    finally:
+        os.close(fd)
+    assert readable, "espeak helper outlived its killed owner"

@@ -140,3 +140,14 @@ def test_trim_silence_keeps_a_margin_and_the_sound():
     assert len(trimmed) == 200 + 2 * 30
     assert np.count_nonzero(trimmed) == 200
     assert np.array_equal(trim_silence(np.zeros((10, 1), np.float32), sr), np.zeros((10, 1), np.float32))
+
+
+def test_clips_start_and_end_at_zero_so_they_cannot_click():
+    from nodes.common.types import VoiceSettings
+    from nodes.tts.core import postprocess
+
+    loud = np.full((SR, 1), 0.5, np.float32)  # worst case: a DC step at both edges
+    req = SynthesisRequest(seq=0, text="x", voice=VoiceSettings("v", "piper", "en"), line=1)
+    clip = postprocess(Speech(seq=0, audio=loud, sample_rate=SR, backend="piper"), req, 0, SR)
+    assert abs(clip.audio[0, 0]) < 1e-3 and abs(clip.audio[-1, 0]) < 1e-3
+    assert np.max(np.abs(np.diff(clip.audio[:, 0]))) < 0.02
