@@ -90,7 +90,7 @@ def subtitle_cues(
     previous_speaker: str | None = None
     for start_s, end_s, text, speaker in _timed_texts(timeline):
         prefix = _speaker_prefix(speaker, max_chars_per_line) if speaker != previous_speaker else ""
-        lines = _wrap(_tokens(text), max_chars_per_line - len(prefix), max_chars_per_line)
+        lines = _wrap(_tokens(text), max_chars_per_line - display_width(prefix), max_chars_per_line)
         if not lines:
             continue
         pieces = ["\n".join(lines[i : i + max_lines]) for i in range(0, len(lines), max_lines)]
@@ -185,10 +185,25 @@ def _runs(word: str) -> list[str]:
     return runs
 
 
-def _wrap(tokens: list[_Token], first_width: int, width: int) -> list[str]:
-    """Greedy line filling; the first line holds ``first_width`` characters, the others ``width``.
+def display_width(text: str) -> int:
+    """Columns ``text`` takes on screen: CJK characters are double width."""
+    return sum(2 if _is_cjk(c) else 1 for c in text)
 
-    A token longer than a whole line is cut between characters.
+
+def _cut_to_width(text: str, width: int) -> int:
+    """How many leading characters of ``text`` fit in ``width`` columns (at least one)."""
+    used = 0
+    for i, char in enumerate(text):
+        used += display_width(char)
+        if used > width:
+            return max(1, i)
+    return len(text)
+
+
+def _wrap(tokens: list[_Token], first_width: int, width: int) -> list[str]:
+    """Greedy line filling in display columns; the first line holds ``first_width``, the others ``width``.
+
+    A token wider than a whole line is cut between characters.
     """
     lines: list[str] = []
     current = ""
@@ -197,15 +212,16 @@ def _wrap(tokens: list[_Token], first_width: int, width: int) -> list[str]:
         while text:
             capacity = max(1, first_width if not lines else width)
             piece = (" " if space and current else "") + text
-            if len(current) + len(piece) <= capacity:
+            if display_width(current) + display_width(piece) <= capacity:
                 current += piece
                 break
             if current:
                 lines.append(current)
                 current = ""
                 continue
-            lines.append(text[:capacity])
-            text, space = text[capacity:], False
+            cut = _cut_to_width(text, capacity)
+            lines.append(text[:cut])
+            text, space = text[cut:], False
     if current:
         lines.append(current)
     return lines
@@ -232,7 +248,7 @@ def _speaker_prefix(speaker: str, max_chars_per_line: int) -> str:
     room = max_chars_per_line // 2 - 2  # ": " takes two
     if room < 1:
         return ""
-    name = speaker if len(speaker) <= room else speaker[: room - 1] + "…"
+    name = speaker if display_width(speaker) <= room else speaker[: _cut_to_width(speaker, room - 1)] + "…"
     return f"{name}: " if name != "…" else ""
 
 

@@ -24,6 +24,7 @@ from nodes.output.core import (
     OutputFiles,
     SubtitleCue,
     decode_mp3,
+    display_width,
     encode_mp3,
     output_paths,
     subtitle_cues,
@@ -139,7 +140,7 @@ def test_long_segments_are_split_with_line_limits():
     for cue in cues:
         lines = cue.text.split("\n")
         assert len(lines) <= 2
-        assert all(0 < len(line) <= 42 for line in lines)
+        assert all(0 < display_width(line) <= 42 for line in lines)
     # English splits at word boundaries only: every line's words are words of the original.
     words = set(LONG_ENGLISH.split())
     assert all(word in words for c in bob for word in c.text.split())
@@ -221,7 +222,7 @@ def test_cue_invariants_hold_for_any_text(texts, speakers, max_chars, max_lines,
         previous_end = cue.end_s
         assert 1 <= len(cue.text.split("\n")) <= max_lines
     for block in to_srt(cues, max_chars_per_line=max_chars).strip().split("\n\n") if cues else []:
-        assert all(len(line) <= max_chars for line in block.split("\n")[2:])
+        assert all(display_width(line) <= max_chars for line in block.split("\n")[2:])
 
 
 # --- SRT / VTT -----------------------------------------------------------------------------
@@ -251,7 +252,7 @@ def test_srt_format_and_speaker_prefix():
     for (start, end, lines), cue in zip(blocks, cues, strict=True):
         assert previous_end <= start < end
         assert (start, end) == (pytest.approx(cue.start_s), pytest.approx(cue.end_s))
-        assert 1 <= len(lines) <= 2 and all(len(line) <= 42 for line in lines)
+        assert 1 <= len(lines) <= 2 and all(display_width(line) <= 42 for line in lines)
         previous_end = end
     first_lines = [lines[0] for _, _, lines in blocks]
     assert first_lines[0].startswith("Narrator: ")
@@ -498,3 +499,17 @@ def test_mp3_is_moved_into_place_last(tmp_path, monkeypatch):
     )
     write_outputs(tmp_path / "show.mp3", speechlike(1.0), SR, make_timeline(), title="T")
     assert order[-1] == "show.mp3" and len(order) == 5
+
+
+def test_chinese_lines_are_measured_in_display_columns():
+    from nodes.common.types import PlacedSegment, PlacedUtterance, Timeline
+
+    text = "我是一帆！今天这期有点特别：你现在听到的每一个声音，从剧本到混音，全是在一台没联网的电脑上做出来的。"
+    seg = PlacedSegment(seq=0, utterance=0, text=text, start_s=0.0, end_s=10.0)
+    utt = PlacedUtterance(index=0, speaker="一帆", voice="zh-yifan", text=text, line=1, start_s=0.0, end_s=10.0,
+                          segments=(seg,))
+    cues = subtitle_cues(Timeline(10.0, 44100, (utt,), (), ()))
+    lines = [line for cue in cues for line in cue.text.split("\n")]
+    assert all(display_width(line) <= 42 for line in lines)
+    assert max(len(line) for line in lines) <= 21  # 21 double-width characters fill a line
+    assert "".join(lines) == text
