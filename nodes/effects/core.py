@@ -26,8 +26,9 @@ from pedalboard import (
 
 from nodes.common.audio import as_2d, db_to_gain, seconds_to_samples, to_stereo
 from nodes.common.errors import ConfigError
+from nodes.common.voices import VOICE_EFFECTS
 
-VOICE_EFFECTS = ("telephone", "radio", "room", "hall")
+__all__ = ["VOICE_EFFECTS", "process_ambience", "process_dialogue", "process_sfx", "validate_effect"]
 
 # pedalboard's HighpassFilter/LowpassFilter are first order (6 dB/octave); stacking identical stages
 # gives the steeper slopes a band-limited voice or a rumble filter needs.
