@@ -19,6 +19,7 @@ from nodes.ambience.backends.base import AmbienceBackend
 from nodes.common.audio import seconds_to_samples
 from nodes.common.errors import DramaflowWarning
 from nodes.common.types import Plan, Timeline
+from nodes.mixer.layout import LayoutConfig, layout
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -80,3 +81,38 @@ def render_cues(
         if on_progress:
             on_progress(done, len(todo), f"{placed.kind}: {cue.prompt[:40]}")
     return result
+
+
+@dataclass(frozen=True)
+class SceneResult:
+    """The ambience stage's output: the timeline and every bed and one-shot, EQ'd, by cue index."""
+
+    timeline: Timeline
+    beds: dict[int, np.ndarray]
+    sfx: dict[int, np.ndarray]
+
+
+def ambience_stage(
+    plan: Plan,
+    speech_frames: dict[int, int],
+    sample_rate: int,
+    backend: AmbienceBackend,
+    layout_config: LayoutConfig,
+    *,
+    on_progress: ProgressFn | None = None,
+) -> SceneResult:
+    """Lay the timeline out from the real speech lengths, then render and EQ its beds and one-shots.
+
+    ``speech_frames`` is the length in samples (at ``sample_rate``) of every segment, keyed by seq.
+    Both engines call this, so the timeline and the cue audio are the same in both.
+    """
+    from nodes.effects.core import process_ambience, process_sfx
+
+    durations = {seq: frames / sample_rate for seq, frames in speech_frames.items()}
+    timeline = layout(plan, durations, sfx_durations_s(plan, backend), layout_config)
+    cues = render_cues(plan, timeline, backend, seed=layout_config.seed, on_progress=on_progress)
+    return SceneResult(
+        timeline=timeline,
+        beds={i: process_ambience(c.audio, sample_rate) for i, c in cues.beds.items()},
+        sfx={i: process_sfx(c.audio, sample_rate) for i, c in cues.sfx.items()},
+    )

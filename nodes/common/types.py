@@ -203,3 +203,18 @@ class Timeline:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Timeline:
+        return cls(
+            duration_s=data["duration_s"],
+            sample_rate=data["sample_rate"],
+            utterances=tuple(
+                PlacedUtterance(**{**u, "segments": tuple(PlacedSegment(**s) for s in u["segments"])})
+                for u in data["utterances"]
+            ),
+            cues=tuple(PlacedCue(**{**c, "params": _tuples(c.get("params", ()))}) for c in data["cues"]),
+            chapters=tuple(PlacedChapter(**c) for c in data["chapters"]),
+            title=data.get("title", ""),
+            speech_regions=tuple(tuple(r) for r in data.get("speech_regions", ())),
+        )

@@ -375,6 +375,14 @@ def _finite(audio: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class OutputSettings:
+    """What a template may set for the output stage."""
+
+    mp3_bitrate_kbps: int = 256
+    max_true_peak_dbtp: float = -1.0
+
+
+@dataclass(frozen=True)
 class OutputFiles:
     mp3: Path
     wav: Path

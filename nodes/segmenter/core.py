@@ -598,3 +598,8 @@ def _utterance(index: int, p: _Paragraph, voice: VoiceSettings, first_seq: int, 
     )
     return Utterance(index=index, speaker=p.speaker, voice=voice, text=p.text, line=p.line,
                      emotion=p.emotion, effect=effect, segments=segments)
+
+
+def plan_seed(plan: Plan, override: int | None = None) -> int:
+    """The task's seed: an explicit override, else the front matter's ``seed:``, else 0."""
+    return int(override) if override is not None else int(dict(plan.front_matter).get("seed", 0))

@@ -68,6 +68,7 @@ def requests_for(plan: Plan, seed: int) -> list[SynthesisRequest]:
             out.append(SynthesisRequest(
                 seq=segment.seq, text=segment.text, voice=voice, line=segment.line,
                 emotion=utterance.emotion, seed=segment_seed(seed, segment, utterance),
+                utterance=utterance.index,
             ))
     return out
 
@@ -81,28 +82,44 @@ async def synthesize_all(
     retry: RetryPolicy = RetryPolicy(),
     on_progress: ProgressFn | None = None,
 ) -> list[Speech]:
-    """Synthesize every segment of ``plan``; the result is ordered by ``seq`` and complete.
+    """Synthesize every segment of ``plan``; the result is ordered by ``seq`` and complete."""
+    done = 0
 
-    ``synthesizers`` maps provider name → backend. Raises ``ConfigError`` when a provider has no
-    backend, ``PermanentBackendError`` (with the script line) when a segment cannot be spoken.
+    def progress(clip: Speech, request: SynthesisRequest) -> None:
+        nonlocal done
+        done += 1
+        if on_progress:
+            on_progress(done, len(plan.segments), f"seq {clip.seq}: {request.text[:40]}")
+
+    return await synthesize_requests(requests_for(plan, seed), synthesizers, sample_rate=sample_rate,
+                                     retry=retry, on_clip=progress)
+
+
+async def synthesize_requests(
+    requests: list[SynthesisRequest],
+    synthesizers: Mapping[str, Synthesizer],
+    *,
+    sample_rate: int = MIX_SAMPLE_RATE,
+    retry: RetryPolicy = RetryPolicy(),
+    on_clip: Callable[[Speech, SynthesisRequest], None] | None = None,
+) -> list[Speech]:
+    """Speak every request, keeping each backend's ``max_in_flight`` busy; return clips by ``seq``.
+
+    ``on_clip`` runs (in the event loop) as each clip is ready, in completion order: a streaming
+    consumer sends it on at once. Raises ``ConfigError`` when a provider has no backend,
+    ``PermanentBackendError`` (with the script line) when a segment cannot be spoken.
     """
-    requests = requests_for(plan, seed)
     missing = sorted({r.voice.provider for r in requests} - set(synthesizers))
     if missing:
         raise ConfigError(f"no TTS backend loaded for provider(s): {', '.join(missing)}")
     limits = {name: asyncio.Semaphore(max(1, s.max_in_flight)) for name, s in synthesizers.items()}
-    utterance_of = {s.seq: s.utterance for s in plan.segments}
-    done = 0
 
     async def one(request: SynthesisRequest) -> Speech:
-        nonlocal done
-        backend = synthesizers[request.voice.provider]
         async with limits[request.voice.provider]:
-            speech = await _with_retries(backend, request, retry)
-        clip = postprocess(speech, request, utterance_of[request.seq], sample_rate)
-        done += 1
-        if on_progress:
-            on_progress(done, len(requests), f"seq {request.seq}: {request.text[:40]}")
+            speech = await _with_retries(synthesizers[request.voice.provider], request, retry)
+        clip = postprocess(speech, request, request.utterance, sample_rate)
+        if on_clip:
+            on_clip(clip, request)
         return clip
 
     tasks = [asyncio.ensure_future(one(r)) for r in requests]

@@ -6,7 +6,7 @@ their blocking call in a worker thread and declare ``max_in_flight = 1``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -24,6 +24,16 @@ class SynthesisRequest:
     line: int
     emotion: str | None = None
     seed: int = 0
+    utterance: int = -1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SynthesisRequest:
+        voice = dict(data["voice"])
+        voice["options"] = tuple((k, v) for k, v in voice.get("options", ()))
+        return cls(**{**data, "voice": VoiceSettings(**voice)})
 
 
 @dataclass(frozen=True)

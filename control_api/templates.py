@@ -1,0 +1,199 @@
+"""Dataflow templates: sandboxed Jinja2 → dora YAML, and the checks ``dramaflow templates check`` runs.
+
+User values are emitted through the ``yaml`` filter: a JSON-style double-quoted scalar with every
+line break escaped, so a voice id or title holding a newline, quote, colon or ``{{`` stays one scalar
+and can never add a key or a node. Rendering is single-pass: values are never rendered again.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
+from jinja2.sandbox import SandboxedEnvironment
+
+from nodes.common import contract as C
+from nodes.common.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES_DIR = ROOT / "templates"
+SUFFIX = ".yml.j2"
+QUEUE_SIZE = 1000
+QUEUE_POLICY = "backpressure"
+FINISH_GRACE_SECS = 3600  # above the slowest TTS call; dora's default watchdog fires after 120 s
+_LINE_BREAKS = {"\u0085": "\\N", "\u2028": "\\L", "\u2029": "\\P"}
+
+
+def yaml_scalar(value: Any) -> str:
+    """One YAML flow scalar for ``value``; strings are double-quoted with every break escaped."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ConfigError(f"{value} cannot go into a dataflow")
+        return repr(value)
+    text = json.dumps(str(value), ensure_ascii=False)  # escapes quotes, backslashes, \n, \r, controls
+    for char, escape in _LINE_BREAKS.items():
+        text = text.replace(char, escape)
+    return text
+
+
+def template_names(directory: Path = TEMPLATES_DIR) -> list[str]:
+    return sorted(p.name[: -len(SUFFIX)] for p in directory.glob(f"*{SUFFIX}") if not p.name.startswith("_"))
+
+
+def _environment(directory: Path) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(loader=FileSystemLoader(str(directory)), undefined=StrictUndefined,
+                               autoescape=False, keep_trailing_newline=True)
+    env.filters["yaml"] = yaml_scalar
+    return env
+
+
+def template_source(name: str, directory: Path = TEMPLATES_DIR) -> str:
+    path = directory / f"{name}{SUFFIX}"
+    if name not in template_names(directory):
+        raise ConfigError(f"unknown template {name!r}; available: {', '.join(template_names(directory))}")
+    return path.read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class TaskPaths:
+    """Where a task's files are. Paths may be relative to the dataflow file's folder."""
+
+    id: str
+    dir: str
+    script: str
+    output: str
+    voice_config: str | None = None
+    voices_file: str | None = None
+    seed: int | None = None
+
+
+def node_commands(relative_to: Path | None = None) -> dict[str, str]:
+    """The console script of every node, in this environment (absolute, or relative to a folder)."""
+    bin_dir = Path(sys.executable).parent
+    commands = {}
+    for node in C.NODES:
+        path = bin_dir / f"node-{node}"
+        commands[node] = os.path.relpath(path, relative_to) if relative_to else str(path)
+    return commands
+
+
+def render(
+    name: str,
+    task: TaskPaths,
+    *,
+    title: str = "",
+    voices: Mapping[str, Any] | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    nodes: Mapping[str, str] | None = None,
+    queue_policy: str = QUEUE_POLICY,
+    directory: Path = TEMPLATES_DIR,
+) -> str:
+    """Render template ``name`` for one task. Raises ``ConfigError`` naming what is wrong."""
+    template_source(name, directory)  # unknown names fail with the list of templates
+    for label, value in (("task folder", task.dir), ("script", task.script), ("output", task.output),
+                         ("voice config", task.voice_config), ("voices file", task.voices_file)):
+        if value and "$" in value:
+            raise ConfigError(f"{label} path {value!r} contains '$', which dora would expand; use another path")
+    options = {group: dict(values) for group, values in (options or {}).items()}
+    context = {
+        "template": name, "task": task, "title": title, "voices": dict(voices or {}),
+        "nodes": dict(nodes or node_commands()), "options": options,
+        **{group: options.get(group, {}) for group in ("segmenter", "tts", "ambience", "layout", "mix", "output")},
+        "queue_size": QUEUE_SIZE, "queue_policy": queue_policy, "finish_grace_secs": FINISH_GRACE_SECS,
+    }
+    try:
+        return _environment(directory).get_template(f"{name}{SUFFIX}").render(context)
+    except TemplateNotFound as exc:
+        raise ConfigError(f"template {name!r} includes a missing file: {exc}") from None
+    except TemplateError as exc:
+        raise ConfigError(f"template {name!r}: {exc}") from None
+    except KeyError as exc:
+        raise ConfigError(f"template {name!r}: no default for setting {exc}") from None
+
+
+def check_wiring(text: str) -> list[str]:
+    """Problems in a rendered dataflow: YAML errors, duplicate ids, inputs naming missing outputs,
+    data inputs without backpressure. Empty list: fine."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        return [f"not valid YAML: {exc}"]
+    nodes = doc.get("nodes") if isinstance(doc, dict) else None
+    if not isinstance(nodes, list) or not nodes:
+        return ["no nodes"]
+    problems: list[str] = []
+    ids = [n.get("id") for n in nodes]
+    problems += [f"duplicate node id {i!r}" for i in sorted({i for i in ids if ids.count(i) > 1})]
+    outputs = {n.get("id"): set(n.get("outputs") or []) for n in nodes}
+    for n in nodes:
+        for name, spec in (n.get("inputs") or {}).items():
+            source = spec if isinstance(spec, str) else spec.get("source", "")
+            node_id, _, output = str(source).partition("/")
+            if node_id not in outputs or output not in outputs[node_id]:
+                problems.append(f"{n.get('id')}.{name}: {source!r} is not an output of any node")
+            if name != C.DONE and (isinstance(spec, str) or spec.get("queue_policy") != "backpressure"):
+                problems.append(f"{n.get('id')}.{name}: data input without queue_policy: backpressure")
+    return problems
+
+
+def dora_binary() -> str:
+    found = shutil.which("dora", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if not found:
+        raise ConfigError("the dora CLI is not installed (pip install dora-rs-cli==1.1.0)")
+    return found
+
+
+def dora_validate(path: Path) -> tuple[bool, str]:
+    """Run ``dora validate`` on a rendered file; (ok, its message)."""
+    proc = subprocess.run([dora_binary(), "validate", str(path)], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "RUST_BACKTRACE": "0"})
+    return proc.returncode == 0, (proc.stdout + proc.stderr).strip()
+
+
+SAMPLE_TASK = TaskPaths(id="00000000-0000-0000-0000-000000000000", dir=".", script="script.md",
+                        output="out/output.mp3", voice_config="voice_config.json", seed=7)
+SAMPLE_VOICES = {"Narrator": "en-joe", 'Tricky "name": {{ x }}\nnodes:': "en-joe-deep"}
+
+
+def check_all(directory: Path = TEMPLATES_DIR, work_dir: Path | None = None) -> dict[str, list[str]]:
+    """Render every template with sample data (hostile names included), parse, check wiring, and
+    ``dora validate``. Returns template → problems (empty when it passes)."""
+    import tempfile
+
+    results: dict[str, list[str]] = {}
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        for name in template_names(directory):
+            try:
+                text = render(name, SAMPLE_TASK, title="Sample: {{ title }}\n- id: evil", voices=SAMPLE_VOICES,
+                              directory=directory)
+            except ConfigError as exc:
+                results[name] = [str(exc)]
+                continue
+            problems = check_wiring(text)
+            ids = [n["id"] for n in (yaml.safe_load(text) or {}).get("nodes", [])] if not problems else []
+            if not problems and ids != list(C.NODES):
+                problems.append(f"nodes are {ids}, expected {list(C.NODES)}")
+            if not problems:
+                path = Path(tmp) / f"{name}.yml"
+                path.write_text(text, encoding="utf-8")
+                ok, message = dora_validate(path)
+                if not ok:
+                    problems.append(f"dora validate: {message[-500:]}")
+            results[name] = problems
+    return results

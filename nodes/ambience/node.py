@@ -1,0 +1,64 @@
+"""dora node ``ambience``: ``plan`` + ``durations`` → ``timeline`` (one JSON message) and ``cues``
+(one stereo clip per bed or one-shot + EOS). It runs after TTS has finished (sequential GPU use).
+
+Env: DRAMAFLOW_AMBIENCE_BACKEND, DRAMAFLOW_SAMPLE_RATE and the layout settings
+(DRAMAFLOW_SPEAKER_GAP_S, _PARAGRAPH_GAP_S, _SEGMENT_GAP_S, _SCENE_LEAD_S, _SFX_GAP_S,
+_AMBIENCE_FADE_S, _TAIL_S).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+from nodes.ambience.backends.base import get_backend
+from nodes.ambience.core import ambience_stage
+from nodes.common import contract as C
+from nodes.common.errors import DramaflowWarning
+from nodes.common.runtime import Runner, Stream, audio_value, json_from, json_value
+from nodes.common.settings import config_from_env
+from nodes.common.types import Plan
+from nodes.mixer.layout import LayoutConfig
+
+
+def main() -> None:
+    runner = Runner(C.AMBIENCE)
+    with runner.failing_loudly():
+        plan, seed = None, 0
+        durations = Stream(C.DURATIONS)
+        for event in runner.events((C.PLAN, C.DURATIONS)):
+            if event["id"] == C.PLAN:
+                plan, seed = Plan.from_dict(json_from(event)), int(event["metadata"][C.SEED])
+            else:
+                durations.add(event, lambda e: int(e["metadata"]["frames"]))
+            if plan is not None and durations.complete:
+                break
+        layout_config = config_from_env(LayoutConfig, os.environ, seed=seed)
+        backend = get_backend(os.environ.get("DRAMAFLOW_AMBIENCE_BACKEND", "procedural"))
+        frames = {seq: item[0] for seq, item in durations.items.items()}
+
+        def progress(done: int, total: int, message: str) -> None:
+            runner.poll_stop()
+            runner.progress(done, total, message)
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DramaflowWarning)
+            scene = ambience_stage(plan, frames, layout_config.sample_rate, backend, layout_config,
+                                   on_progress=progress)
+        notes = [str(w.message) for w in caught if issubclass(w.category, DramaflowWarning)]
+        for note in notes:
+            runner.warn(note)
+        runner.send(C.TIMELINE, json_value({"timeline": scene.timeline.to_dict(), "seed": seed,
+                                            "warnings": [*plan.warnings, *notes]}))
+        clips = [("ambience", i, a) for i, a in sorted(scene.beds.items())] + \
+                [("sfx", i, a) for i, a in sorted(scene.sfx.items())]
+        for seq, (kind, index, audio) in enumerate(clips):
+            runner.send(C.CUES, audio_value(audio), {C.SEQ: seq, "index": index, C.KIND: kind, C.CHANNELS: 2,
+                                                    C.SAMPLE_RATE: layout_config.sample_rate})
+        runner.send_eos(C.CUES, len(clips))
+        runner.progress(len(clips), len(clips), "done")
+        runner.linger()
+
+
+if __name__ == "__main__":
+    main()

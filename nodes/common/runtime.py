@@ -1,0 +1,227 @@
+"""What every dora node loop shares: encoding, streams assembled by seq, progress, errors, exits.
+
+Only ``nodes/<stage>/node.py`` imports this module (it imports dora and pyarrow); cores never do.
+The rules of reference/dora.md that live here:
+- streams end in-band (``eos`` + ``n_total``) and are assembled by ``seq``, never by arrival;
+- a node leaves only on STOP, when its ``done`` input closes (the cascade from the output node), or
+  when an upstream data input closes (then, if its stream was incomplete, it fails with
+  ``UPSTREAM_CLOSED_EXIT`` so the real cause stays the upstream node's error).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nodes.common import contract as C
+from nodes.common.errors import DramaflowError
+
+
+@dataclass(frozen=True)
+class NodeContext:
+    """Per-task settings every node reads from its environment in ``main()``."""
+
+    node_id: str
+    task_id: str
+    task_dir: Path
+
+    @classmethod
+    def from_env(cls, node_id: str, env: Mapping[str, str] = os.environ) -> NodeContext:
+        return cls(node_id=node_id, task_id=str(env.get(C.ENV_TASK_ID, "local")),
+                   task_dir=Path(env.get(C.ENV_TASK_DIR, ".")).resolve())
+
+
+# --- encoding -----------------------------------------------------------------------------------
+
+
+def audio_value(audio: np.ndarray):
+    import pyarrow as pa
+
+    return pa.array(np.ascontiguousarray(audio, dtype=np.float32).reshape(-1))
+
+
+def audio_from(event: Mapping[str, Any]) -> np.ndarray:
+    """Float32 (samples, channels) from an audio message (copied: the buffer belongs to dora)."""
+    channels = int(event["metadata"].get(C.CHANNELS, 1))
+    flat = event["value"].to_numpy(zero_copy_only=False)
+    return np.array(flat, dtype=np.float32).reshape(-1, channels)
+
+
+def json_value(document: Any):
+    import pyarrow as pa
+
+    return pa.array([json.dumps(document, ensure_ascii=False)])
+
+
+def json_from(event: Mapping[str, Any]) -> Any:
+    return json.loads(event["value"][0].as_py())
+
+
+def eos_value():
+    import pyarrow as pa
+
+    return pa.array([], type=pa.float32())
+
+
+# --- streams ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Stream:
+    """One input's items keyed by seq; complete once ``n_total`` items are held after the EOS."""
+
+    name: str
+    items: dict[int, Any] = field(default_factory=dict)
+    total: int | None = None
+    eos_metadata: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, event: Mapping[str, Any], decode: Callable[[Mapping[str, Any]], Any]) -> None:
+        metadata = event["metadata"]
+        if metadata.get(C.EOS):
+            self.total = int(metadata[C.N_TOTAL])
+            self.eos_metadata = dict(metadata)
+            return
+        seq = int(metadata[C.SEQ])
+        if seq in self.items:
+            raise RuntimeError(f"input {self.name}: seq {seq} arrived twice")
+        self.items[seq] = (decode(event), dict(metadata))
+
+    @property
+    def complete(self) -> bool:
+        return self.total is not None and len(self.items) == self.total
+
+    def ordered(self) -> list[tuple[Any, dict[str, Any]]]:
+        missing = [s for s in range(self.total or 0) if s not in self.items]
+        if missing:
+            raise RuntimeError(f"input {self.name}: missing seq {missing[:10]} of {self.total}")
+        return [self.items[s] for s in range(self.total or 0)]
+
+    def describe(self) -> str:
+        return f"{self.name}: {len(self.items)}/{self.total if self.total is not None else '?'}"
+
+
+class UpstreamClosed(Exception):
+    """A data input closed before its end of stream: the upstream node failed or was stopped."""
+
+
+class Stopped(Exception):
+    """STOP arrived (dora stop, Ctrl-C) or the output node finished (``done`` closed)."""
+
+
+# --- the node wrapper ----------------------------------------------------------------------------
+
+
+class Runner:
+    """A dora node with progress reporting, seq-ordered streams and the exit rules."""
+
+    def __init__(self, node_id: str, env: Mapping[str, str] = os.environ) -> None:
+        from dora import Node
+
+        self.context = NodeContext.from_env(node_id, env)
+        self.node = Node()
+        self.stage = node_id
+        self._progress = self.context.task_dir / "progress.jsonl"
+        self._write_pid()
+
+    def _write_pid(self) -> None:
+        pids = self.context.task_dir / "pids"
+        pids.mkdir(parents=True, exist_ok=True)
+        (pids / f"{self.stage}.pid").write_text(str(os.getpid()))
+
+    # progress and errors
+
+    def progress(self, done: int, total: int, message: str = "", *, seq: int | None = None,
+                 level: str = "info") -> None:
+        record = {"ts": time.time(), "task_id": self.context.task_id, "stage": self.stage, "seq": seq,
+                  "done": done, "total": total, "message": message, "level": level}
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        fd = os.open(self._progress, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())  # one write of one line: O_APPEND keeps lines whole
+        finally:
+            os.close(fd)
+        self.node.log(level, "progress", fields={k: str(v) for k, v in record.items() if v is not None})
+
+    def warn(self, message: str) -> None:
+        self.progress(0, 0, message, level="warn")
+
+    def send(self, output: str, value: Any, metadata: Mapping[str, Any] | None = None) -> None:
+        self.node.send_output(output, value, {C.TASK_ID: self.context.task_id, **(metadata or {})})
+
+    def send_eos(self, output: str, n_total: int, **metadata: Any) -> None:
+        self.send(output, eos_value(), {C.EOS: True, C.N_TOTAL: n_total, **metadata})
+
+    # events
+
+    def events(self, data_inputs: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+        """INPUT events of the data inputs. Raises ``Stopped`` on STOP or when ``done`` closes and
+        ``UpstreamClosed`` when a data input closes (the caller decides whether that was expected)."""
+        for event in self.node:
+            kind = event["type"]
+            if kind == "INPUT" and event["id"] in data_inputs:
+                yield event
+            elif kind == "INPUT_CLOSED" and event["id"] == C.DONE:
+                raise Stopped("done closed")
+            elif kind == "INPUT_CLOSED" and event["id"] in data_inputs:
+                raise UpstreamClosed(event["id"])
+            elif kind == "STOP":
+                raise Stopped(str(event.get("id", "STOP")))
+        raise Stopped("event stream ended")
+
+    def poll_stop(self) -> None:
+        """Non-blocking check for STOP while a long computation runs (only control events remain)."""
+        while True:
+            event = self.node.try_recv()
+            if event is None:
+                return
+            if event["type"] == "STOP" or (event["type"] == "INPUT_CLOSED" and event["id"] == C.DONE):
+                raise Stopped(event["type"])
+
+    def linger(self) -> None:
+        """After the last output: stay until STOP or the ``done`` cascade (outputs in flight die with
+        the process otherwise). An upstream input closing now is normal."""
+        for event in self.node:
+            if event["type"] == "STOP" or (event["type"] == "INPUT_CLOSED" and event["id"] == C.DONE):
+                return
+
+    @contextmanager
+    def failing_loudly(self) -> Iterator[None]:
+        """Turn errors into an ``errors/<node>.json`` record the engine re-raises, and an exit code."""
+        try:
+            yield
+        except Stopped:
+            sys.exit(0)
+        except UpstreamClosed as exc:
+            self._record_error("UpstreamClosed", f"input {exc} closed before its end of stream", None)
+            print(f"upstream closed: input {exc} ended before its end of stream", file=sys.stderr, flush=True)
+            sys.exit(C.UPSTREAM_CLOSED_EXIT)
+        except DramaflowError as exc:
+            self._record_error(type(exc).__name__, str(exc), getattr(exc, "line", None), exc)
+            traceback.print_exc()
+            sys.exit(1)
+        except Exception as exc:  # noqa: BLE001 - anything else is a bug, reported as such
+            self._record_error(type(exc).__name__, f"{type(exc).__name__}: {exc}", None)
+            traceback.print_exc()
+            sys.exit(1)
+
+    def _record_error(self, kind: str, message: str, line: int | None, exc: BaseException | None = None) -> None:
+        errors = self.context.task_dir / "errors"
+        errors.mkdir(parents=True, exist_ok=True)
+        record = {"node": self.stage, "type": kind, "message": message, "line": line, "ts": time.time()}
+        if exc is not None and hasattr(exc, "hint"):
+            record |= {"bare_message": getattr(exc, "message", message), "hint": exc.hint}
+        (errors / f"{self.stage}.json").write_text(json.dumps(record, ensure_ascii=False))
+        try:
+            self.progress(0, 0, message, level="error")
+        except Exception:  # noqa: BLE001 - the error record above is what matters
+            pass

@@ -1,0 +1,77 @@
+"""Stage configs from environment variables: ``DRAMAFLOW_<FIELD>`` for each dataclass field.
+
+Nodes call these in ``main()`` on ``os.environ``; the DirectEngine calls them on the ``env:`` of the
+rendered template, so both engines run with exactly the settings the template gives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from nodes.common.errors import ConfigError
+
+PREFIX = "DRAMAFLOW_"
+T = TypeVar("T")
+
+
+def env_name(field: str) -> str:
+    return PREFIX + field.upper()
+
+
+def config_from_env(cls: type[T], env: Mapping[str, Any], **fixed: Any) -> T:
+    """Build dataclass ``cls`` from ``env``; fields without a variable keep their defaults."""
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = dict(fixed)
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        key = env_name(f.name)
+        if f.name in fixed or key not in env:
+            continue
+        values[f.name] = _parse(key, str(env[key]), hints[f.name])
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid settings for {cls.__name__}: {exc}") from None
+
+
+def env_from_config(config: Any, fields: tuple[str, ...] | None = None) -> dict[str, str]:
+    """The inverse: variables that reproduce ``config`` (all fields, or the named ones)."""
+    out = {}
+    for f in dataclasses.fields(config):
+        if fields is not None and f.name not in fields:
+            continue
+        value = getattr(config, f.name)
+        if isinstance(value, Mapping):
+            out[env_name(f.name)] = ",".join(f"{k}={v}" for k, v in value.items())
+        elif isinstance(value, tuple):
+            out[env_name(f.name)] = ",".join(map(str, value))
+        else:
+            out[env_name(f.name)] = str(value)
+    return out
+
+
+def _parse(key: str, raw: str, kind: Any) -> Any:
+    origin = typing.get_origin(kind)
+    try:
+        if kind is bool:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        if origin is tuple:
+            return tuple(float(part) for part in raw.split(","))
+        if origin in (Mapping, dict, typing.Mapping) or kind is Mapping:
+            pairs = (part.split("=", 1) for part in raw.split(",") if part.strip())
+            return {k.strip(): int(v) for k, v in pairs}
+        if kind is str:
+            return raw
+    except ValueError:
+        raise ConfigError(f"{key}={raw!r} is not a valid {getattr(kind, '__name__', kind)}") from None
+    raise ConfigError(f"{key}: settings of type {kind} cannot come from the environment")

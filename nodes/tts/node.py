@@ -1,0 +1,64 @@
+"""dora node ``tts``: ``requests`` → ``speech`` (mono audio per segment) and ``durations`` (frames per
+segment), both in completion order with ``seq``, each ending with an EOS.
+
+Env: DRAMAFLOW_SAMPLE_RATE, DRAMAFLOW_ATTEMPTS / _BASE_DELAY_S / _MAX_DELAY_S (retry policy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from nodes.common import contract as C
+from nodes.common.audio import MIX_SAMPLE_RATE
+from nodes.common.runtime import Runner, Stream, audio_value, eos_value, json_from
+from nodes.common.settings import config_from_env
+from nodes.tts.backends.base import Speech, SynthesisRequest
+from nodes.tts.core import RetryPolicy, load_synthesizers, synthesize_requests
+
+
+def main() -> None:
+    runner = Runner(C.TTS)
+    with runner.failing_loudly():
+        retry = config_from_env(RetryPolicy, os.environ)
+        sample_rate = int(os.environ.get("DRAMAFLOW_SAMPLE_RATE", MIX_SAMPLE_RATE))
+        stream = Stream(C.REQUESTS)
+        for event in runner.events((C.REQUESTS,)):
+            stream.add(event, json_from)
+            if stream.complete:
+                break
+        items = [(SynthesisRequest.from_dict(doc), metadata) for doc, metadata in stream.ordered()]
+        requests = [request for request, _ in items]
+        routing = {request.seq: metadata for request, metadata in items}
+        runner.progress(0, len(requests), "loading voices")
+        synthesizers = load_synthesizers({r.voice.provider for r in requests})
+        done = 0
+
+        def send(clip: Speech, request: SynthesisRequest) -> None:
+            nonlocal done
+            runner.poll_stop()
+            metadata = routing[clip.seq]
+            runner.send(C.SPEECH, audio_value(clip.audio), {
+                C.SEQ: clip.seq, C.UTTERANCE: clip.utterance, C.SAMPLE_RATE: clip.sample_rate, C.CHANNELS: 1,
+                C.EFFECT: metadata[C.EFFECT], C.PAN: metadata[C.PAN], C.BACKEND: clip.backend,
+            })
+            runner.send(C.DURATIONS, eos_value(), {C.SEQ: clip.seq, "frames": int(clip.audio.shape[0]),
+                                                   C.SAMPLE_RATE: clip.sample_rate, C.BACKEND: clip.backend})
+            done += 1
+            runner.progress(done, len(requests), request.text[:60], seq=clip.seq)
+
+        try:
+            asyncio.run(synthesize_requests(requests, synthesizers, sample_rate=sample_rate, retry=retry,
+                                            on_clip=send))
+        finally:
+            for synth in synthesizers.values():
+                close = getattr(synth, "close", None)
+                if close:
+                    close()
+        runner.send_eos(C.SPEECH, len(requests))
+        runner.send_eos(C.DURATIONS, len(requests))
+        runner.linger()
+
+
+if __name__ == "__main__":
+    main()
