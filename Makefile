@@ -7,7 +7,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 DEMO   ?= scripts/the-lighthouse.md
 OUT    ?= out/the-lighthouse.mp3
 
-.PHONY: demo test bench lint setup clean
+.PHONY: demo test bench lint setup clean dataflows
 
 setup: $(STAMP)
 
@@ -32,3 +32,7 @@ lint: $(STAMP)
 
 clean:
 	rm -rf out .pytest_cache
+
+dataflows: $(STAMP)
+	$(BIN)/dramaflow templates render drama -s scripts/the-lighthouse.md -o out/dataflows/drama/the-lighthouse.mp3 -d dataflows/drama.yml
+	$(BIN)/dramaflow templates render podcast -s scripts/mofa-podcast-zh.md -o out/dataflows/podcast/mofa-podcast-zh.mp3 -d dataflows/podcast.yml

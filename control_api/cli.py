@@ -21,6 +21,8 @@ from nodes.common.errors import ConfigError, DramaflowError, ScriptError
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Scripts to finished, mastered audio.")
 voices_app = typer.Typer(no_args_is_help=True, help="The voice library (voices.yaml).")
 ambience_app = typer.Typer(no_args_is_help=True, help="Audition scene beds and one-shot effects.")
+templates_app = typer.Typer(no_args_is_help=True, help="Dataflow templates (templates/*.yml.j2).")
+app.add_typer(templates_app, name="templates")
 app.add_typer(voices_app, name="voices")
 app.add_typer(ambience_app, name="ambience")
 
@@ -79,8 +81,10 @@ def render(
     output: Annotated[Path, typer.Option("--output", "-o", help="OUT.mp3; OUT.wav, OUT.timeline.json, OUT.srt, OUT.vtt go beside it.")],
     voice: VoiceOpt = None,
     seed: Annotated[int | None, typer.Option(help="Seed for gaps, ambience and neural TTS noise (default: front matter seed, else 0).")] = None,
-    engine: Annotated[str, typer.Option(help="direct (in-process).")] = "direct",
-    ambience_backend: Annotated[str, typer.Option("--ambience-backend", help="procedural (offline default).")] = "procedural",
+    engine: Annotated[str, typer.Option(help="dora (a dataflow per render) or direct (in-process).")] = "dora",
+    template: Annotated[str, typer.Option("--template", "-t", help="Dataflow template: drama or podcast.")] = "drama",
+    setting: Annotated[list[str] | None, typer.Option("--set", help="Override a template setting: GROUP.KEY=VALUE, e.g. mix.duck_db=10 (repeatable).")] = None,
+    task_dir: Annotated[Path | None, typer.Option("--task-dir", help="dora engine: keep the dataflow, progress and node logs in this folder.")] = None,
     report_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
 ) -> None:
     """Render SCRIPT to a mastered MP3 (and WAV, timeline, subtitles)."""
@@ -89,9 +93,9 @@ def render(
     if output.suffix.lower() != ".mp3":
         raise _fail(f"--output {output}: give a path ending in .mp3 (the WAV and the rest are written beside it)", 2)
     text = _read_script(script)
-    options = RenderOptions(voice_config=_voice_map(voice), seed=seed, ambience_backend=ambience_backend)
+    options = RenderOptions(voice_config=_voice_map(voice), seed=seed, settings=_settings(setting))
     try:
-        engine_impl = _engine(engine)
+        engine_impl = _engine(engine, template, task_dir)
         with Progress(TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=report_json) as progress:
             report = engine_impl.render(text, output, options, on_progress=_Bars(progress))
@@ -111,12 +115,46 @@ def render(
         _print_report(report)
 
 
-def _engine(name: str):
+def _engine(name: str, template: str, task_dir: Path | None):
+    from control_api.templates import template_names
+
+    if template not in template_names():
+        raise ConfigError(f"unknown template {template!r}; available: {', '.join(template_names())}")
     if name == "direct":
         from control_api.engines.direct import DirectEngine
 
-        return DirectEngine()
-    raise ConfigError(f"unknown engine {name!r}; available: direct")
+        return DirectEngine(template=template)
+    if name == "dora":
+        from control_api.engines.dora import DoraEngine
+
+        return _TaskDirEngine(DoraEngine(template=template), task_dir)
+    raise ConfigError(f"unknown engine {name!r}; available: dora, direct")
+
+
+class _TaskDirEngine:
+    """Passes the CLI's --task-dir to the dora engine."""
+
+    def __init__(self, engine: Any, task_dir: Path | None) -> None:
+        self.engine, self.task_dir = engine, task_dir
+
+    def render(self, *args: Any, **kwargs: Any) -> Any:
+        return self.engine.render(*args, task_dir=self.task_dir, **kwargs)
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+def _settings(pairs: list[str] | None) -> dict[str, dict[str, Any]]:
+    import yaml
+
+    settings: dict[str, dict[str, Any]] = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        group, dot, name = key.strip().partition(".")
+        if not sep or not dot or not name:
+            raise _fail(f"--set {pair!r}: write it as GROUP.KEY=VALUE, e.g. --set mix.duck_db=10", 2)
+        settings.setdefault(group, {})[name] = yaml.safe_load(raw) if raw.strip() else raw
+    return settings
 
 
 def _print_report(report: Any) -> None:
@@ -248,6 +286,94 @@ def ambience_list(backend: Annotated[str, typer.Option(help="Ambience backend.")
         out.print(f"[bold]{kind}[/]")
         for name in names:
             out.print(f"  {name}", highlight=False)
+
+
+@templates_app.command("list")
+def templates_list() -> None:
+    """List the templates."""
+    from control_api.templates import TEMPLATES_DIR, template_names
+
+    for name in template_names():
+        out.print(f"{name}\t{TEMPLATES_DIR / (name + '.yml.j2')}", highlight=False)
+
+
+@templates_app.command("show")
+def templates_show(name: Annotated[str, typer.Argument(help="Template name.")]) -> None:
+    """Print a template's source."""
+    from control_api.templates import template_source
+
+    try:
+        out.print(template_source(name), markup=False, highlight=False, end="")
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+
+
+@templates_app.command("check")
+def templates_check() -> None:
+    """Render every template with sample data, parse it, check its wiring and run `dora validate`."""
+    from control_api.templates import check_all
+
+    try:
+        results = check_all()
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    for name, problems in results.items():
+        console.print(f"{name}: {'ok' if not problems else 'FAILED'}", highlight=False)
+        for problem in problems:
+            console.print(f"  - {problem}", highlight=False)
+    if any(results.values()):
+        raise typer.Exit(1)
+
+
+@templates_app.command("render")
+def templates_render(
+    name: Annotated[str, typer.Argument(help="Template name.")],
+    script: Annotated[Path, typer.Option("--script", "-s", help="Script the dataflow renders.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="MP3 the dataflow writes (WAV etc. beside it).")],
+    dataflow: Annotated[Path | None, typer.Option("--dataflow", "-d", help="Write the YAML here (default: stdout).")] = None,
+    voice: VoiceOpt = None,
+    seed: Annotated[int | None, typer.Option(help="Seed override.")] = None,
+    setting: Annotated[list[str] | None, typer.Option("--set", help="GROUP.KEY=VALUE (repeatable).")] = None,
+) -> None:
+    """Render a template into a dataflow that `dora run` can start as is.
+
+    Paths in the file are relative to the file's folder, and the node commands point at this
+    environment's console scripts, so the file can be checked in and run on another machine after
+    the README's set-up.
+    """
+    import json as _json
+    import os
+
+    from control_api.templates import TaskPaths, node_commands, render
+    from nodes.common.voices import load_voices
+    from nodes.segmenter.core import parse_script
+
+    folder = (dataflow.parent if dataflow else Path.cwd()).resolve()
+    voices = _voice_map(voice)
+    try:
+        plan = parse_script(_read_script(script), load_voices(), voice_config=voices)
+    except (ScriptError, ConfigError) as exc:
+        raise _fail(f"{script}: {exc}", 2) from None
+    rel = lambda p: os.path.relpath(Path(p).resolve(), folder)  # noqa: E731
+    voice_config = None
+    if voices:
+        config_path = (dataflow or Path("dataflow.yml")).with_suffix(".voices.json")
+        config_path.write_text(_json.dumps(voices, ensure_ascii=False), encoding="utf-8")
+        voice_config = rel(config_path)
+    task = TaskPaths(id=(dataflow.stem if dataflow else name), dir=rel(output.parent), script=rel(script),
+                     output=rel(output), voice_config=voice_config, seed=seed)
+    try:
+        text = render(name, task, title=plan.title, options=_settings(setting),
+                      voices={n: v.requested_voice or v.voice_id for n, v in plan.speakers},
+                      nodes=node_commands(relative_to=folder))
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    if dataflow is None:
+        out.print(text, markup=False, highlight=False, end="")
+    else:
+        dataflow.parent.mkdir(parents=True, exist_ok=True)
+        dataflow.write_text(text, encoding="utf-8")
+        console.print(f"wrote {dataflow}; run it with: dora run {dataflow}", highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -197,3 +197,36 @@ def check_all(directory: Path = TEMPLATES_DIR, work_dir: Path | None = None) -> 
                     problems.append(f"dora validate: {message[-500:]}")
             results[name] = problems
     return results
+
+
+def stage_settings(name: str | None, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Any:
+    """The ``StageSettings`` template ``name`` gives its nodes (``None``: code defaults + overrides).
+
+    The DirectEngine uses this, so it runs with exactly the settings of the dora nodes of that template.
+    """
+    from control_api.engines.base import SETTING_GROUPS, StageSettings
+    from nodes.common.settings import config_from_env, env_name
+    from nodes.mixer.core import MixConfig
+    from nodes.mixer.layout import LayoutConfig
+    from nodes.output.core import OutputSettings
+    from nodes.segmenter.core import SegmenterConfig
+    from nodes.tts.core import RetryPolicy
+
+    unknown = sorted(set(overrides or {}) - set(SETTING_GROUPS))
+    if unknown:
+        raise ConfigError(f"unknown setting group(s) {', '.join(unknown)}; groups: {', '.join(SETTING_GROUPS)}")
+    if name is None:
+        env = {node: {env_name(k): v for group in (overrides or {}).values() for k, v in group.items()}
+               for node in C.NODES}
+    else:
+        text = render(name, SAMPLE_TASK, options=overrides or {})
+        env = {n["id"]: {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (n.get("env") or {}).items()}
+               for n in yaml.safe_load(text)["nodes"]}
+    return StageSettings(
+        segmenter=config_from_env(SegmenterConfig, env[C.SEGMENTER]),
+        layout=config_from_env(LayoutConfig, env[C.AMBIENCE]),
+        mix=config_from_env(MixConfig, env[C.MIXER]),
+        retry=config_from_env(RetryPolicy, env[C.TTS]),
+        ambience_backend=env[C.AMBIENCE].get("DRAMAFLOW_AMBIENCE_BACKEND", "procedural"),
+        output=config_from_env(OutputSettings, env[C.OUTPUT]),
+    )

@@ -13,7 +13,9 @@ from typing import Any, Protocol
 
 from nodes.mixer.core import MixConfig
 from nodes.mixer.layout import LayoutConfig
+from nodes.output.core import OutputSettings
 from nodes.segmenter.core import SegmenterConfig
+from nodes.tts.core import RetryPolicy
 
 STAGES: tuple[str, ...] = ("segmenter", "tts", "effects", "ambience", "mixer", "output")
 
@@ -31,16 +33,29 @@ class ProgressEvent:
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
+SETTING_GROUPS: tuple[str, ...] = ("segmenter", "tts", "ambience", "layout", "mix", "output")
+
+
 @dataclass(frozen=True)
 class RenderOptions:
+    """What a caller asks for. ``settings`` overrides the template's defaults per group, e.g.
+    ``{"mix": {"duck_db": 10}, "layout": {"speaker_gap_s": "0.2,0.6"}}``."""
+
     voice_config: Mapping[str, Any] = field(default_factory=dict)
     seed: int | None = None  # None: the script's front matter seed, else 0
-    ambience_backend: str = "procedural"
+    settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """The settings every stage runs with, as a template resolves them."""
+
+    segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
     layout: LayoutConfig = field(default_factory=LayoutConfig)
     mix: MixConfig = field(default_factory=MixConfig)
-    segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
-    mp3_bitrate_kbps: int = 256
-    max_true_peak_dbtp: float = -1.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    ambience_backend: str = "procedural"
+    output: OutputSettings = field(default_factory=OutputSettings)
 
 
 @dataclass

@@ -16,24 +16,25 @@ from pathlib import Path
 import numpy as np
 
 from control_api.engines.base import ProgressCallback, ProgressEvent, RenderOptions, RenderReport
+from control_api.templates import stage_settings
 from nodes.ambience.backends.base import get_backend
-from nodes.ambience.core import render_cues, sfx_durations_s
+from nodes.ambience.core import ambience_stage
 from nodes.common.errors import DramaflowWarning
 from nodes.common.voices import VoiceLibrary, load_voices
-from nodes.effects.core import process_ambience, process_dialogue, process_sfx
+from nodes.effects.core import process_dialogue
 from nodes.effects.stage import utterance_effects
 from nodes.mixer.core import mix
-from nodes.mixer.layout import LayoutConfig, layout
 from nodes.output.core import write_outputs
-from nodes.segmenter.core import parse_script
+from nodes.segmenter.core import parse_script, plan_seed
 from nodes.tts.core import load_synthesizers, providers_in, synthesize_all
 
 
 class DirectEngine:
     name = "direct"
 
-    def __init__(self, library: VoiceLibrary | None = None) -> None:
+    def __init__(self, library: VoiceLibrary | None = None, *, template: str | None = "drama") -> None:
         self.library = library or load_voices()
+        self.template = template  # None: use RenderOptions as given, without a template
         self._synthesizers: dict = {}
 
     def _synths(self, providers: set[str]) -> dict:
@@ -52,19 +53,20 @@ class DirectEngine:
         self, script: str, out_mp3: Path, options: RenderOptions, on_progress: ProgressCallback | None = None
     ) -> RenderReport:
         emit = on_progress or (lambda _event: None)
+        settings = stage_settings(self.template, options.settings)
         seconds: dict[str, float] = {}
         with _collect_warnings() as caught:
             with _stage("segmenter", seconds, emit):
                 plan = parse_script(script, self.library, voice_config=options.voice_config,
-                                    config=options.segmenter)
-            seed = options.seed if options.seed is not None else int(dict(plan.front_matter).get("seed", 0))
+                                    config=settings.segmenter)
+            seed = plan_seed(plan, options.seed)
             with _stage("tts", seconds, emit, len(plan.segments)):
                 synths = self._synths(providers_in(plan))
                 clips = asyncio.run(synthesize_all(
-                    plan, synths, seed=seed, sample_rate=options.layout.sample_rate,
+                    plan, synths, seed=seed, sample_rate=settings.layout.sample_rate, retry=settings.retry,
                     on_progress=lambda d, t, m: emit(ProgressEvent("tts", d, t, m)),
                 ))
-            sr = options.layout.sample_rate
+            sr = settings.layout.sample_rate
             with _stage("effects", seconds, emit, len(clips)):
                 effects = utterance_effects(plan)
                 voices = {u.index: u.voice for u in plan.utterances}
@@ -74,28 +76,23 @@ class DirectEngine:
                     dialogue[clip.seq] = process_dialogue(clip.audio, sr, effect=effects[clip.utterance], pan=voice.pan)
                     emit(ProgressEvent("effects", done, len(clips), f"seq {clip.seq}"))
             with _stage("ambience", seconds, emit):
-                backend = get_backend(options.ambience_backend)
-                timeline = layout(
-                    plan, {c.seq: c.duration_s for c in clips}, sfx_durations_s(plan, backend),
-                    _with_seed(options.layout, seed),
+                scene = ambience_stage(
+                    plan, {c.seq: c.audio.shape[0] for c in clips}, sr, get_backend(settings.ambience_backend),
+                    replace(settings.layout, seed=seed),
+                    on_progress=lambda d, t, m: emit(ProgressEvent("ambience", d, t, m)),
                 )
-                cues = render_cues(plan, timeline, backend, seed=seed,
-                                   on_progress=lambda d, t, m: emit(ProgressEvent("ambience", d, t, m)))
-                beds = {i: process_ambience(c.audio, sr) for i, c in cues.beds.items()}
-                sfx = {i: process_sfx(c.audio, sr) for i, c in cues.sfx.items()}
+                timeline = scene.timeline
             with _stage("mixer", seconds, emit):
-                mixed = mix(timeline, dialogue, beds, sfx, options.mix)
+                mixed = mix(timeline, dialogue, scene.beds, scene.sfx, settings.mix)
             with _stage("output", seconds, emit):
                 written = write_outputs(
                     out_mp3, mixed.master, sr, timeline, title=plan.title,
-                    max_true_peak_dbtp=options.max_true_peak_dbtp, bitrate_kbps=options.mp3_bitrate_kbps,
+                    max_true_peak_dbtp=settings.output.max_true_peak_dbtp, bitrate_kbps=settings.output.mp3_bitrate_kbps,
                     extra_report={"engine": self.name, "seed": seed, "lufs": mixed.lufs,
                                   "true_peak_dbtp": mixed.true_peak_dbtp,
-                                  "warnings": [*plan.warnings, *_messages(caught)]},
+                                  "warnings": [*plan.warnings, *_messages(caught)],
+                                  "tts_backends": _backend_counts(clips)},
                 )
-        backends: dict[str, int] = {}
-        for clip in clips:
-            backends[clip.backend] = backends.get(clip.backend, 0) + 1
         return RenderReport(
             title=plan.title, duration_s=written.duration_s, lufs=written.wav_lufs,
             true_peak_dbtp=written.wav_true_peak_dbtp, mp3_lufs=written.mp3_lufs,
@@ -103,12 +100,15 @@ class DirectEngine:
             segments=len(plan.segments), cues=len(plan.cues), seed=seed, engine=self.name,
             stage_seconds=seconds, warnings=[*plan.warnings, *_messages(caught)],
             files={k: str(v) for k, v in asdict(written.files).items()},
-            tts_backends=backends,
+            tts_backends=_backend_counts(clips),
         )
 
 
-def _with_seed(config: LayoutConfig, seed: int) -> LayoutConfig:
-    return replace(config, seed=seed)
+def _backend_counts(clips) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for clip in clips:
+        counts[clip.backend] = counts.get(clip.backend, 0) + 1
+    return counts
 
 
 @contextmanager

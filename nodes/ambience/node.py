@@ -14,6 +14,7 @@ import warnings
 from nodes.ambience.backends.base import get_backend
 from nodes.ambience.core import ambience_stage
 from nodes.common import contract as C
+from nodes.common.audio import seconds_to_samples
 from nodes.common.errors import DramaflowWarning
 from nodes.common.runtime import Runner, Stream, audio_value, json_from, json_value
 from nodes.common.settings import config_from_env
@@ -48,14 +49,23 @@ def main() -> None:
         notes = [str(w.message) for w in caught if issubclass(w.category, DramaflowWarning)]
         for note in notes:
             runner.warn(note)
+        backends: dict[str, int] = {}
+        for _, metadata in durations.items.values():
+            backends[metadata[C.BACKEND]] = backends.get(metadata[C.BACKEND], 0) + 1
         runner.send(C.TIMELINE, json_value({"timeline": scene.timeline.to_dict(), "seed": seed,
-                                            "warnings": [*plan.warnings, *notes]}))
+                                            "warnings": [*plan.warnings, *notes], "tts_backends": backends}))
         clips = [("ambience", i, a) for i, a in sorted(scene.beds.items())] + \
                 [("sfx", i, a) for i, a in sorted(scene.sfx.items())]
-        for seq, (kind, index, audio) in enumerate(clips):
-            runner.send(C.CUES, audio_value(audio), {C.SEQ: seq, "index": index, C.KIND: kind, C.CHANNELS: 2,
-                                                    C.SAMPLE_RATE: layout_config.sample_rate})
-        runner.send_eos(C.CUES, len(clips))
+        chunk = seconds_to_samples(C.MIX_CHUNK_S, layout_config.sample_rate)  # dora caps a message at 64 MiB
+        seq = 0
+        for kind, index, audio in clips:
+            parts = max(1, -(-len(audio) // chunk))
+            for part in range(parts):
+                runner.send(C.CUES, audio_value(audio[part * chunk:(part + 1) * chunk]), {
+                    C.SEQ: seq, "index": index, "part": part, "parts": parts, C.KIND: kind, C.CHANNELS: 2,
+                    C.SAMPLE_RATE: layout_config.sample_rate})
+                seq += 1
+        runner.send_eos(C.CUES, seq)
         runner.progress(len(clips), len(clips), "done")
         runner.linger()
 

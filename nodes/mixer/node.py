@@ -10,12 +10,29 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from nodes.common import contract as C
 from nodes.common.audio import seconds_to_samples
 from nodes.common.runtime import Runner, Stream, audio_from, audio_value, json_from
 from nodes.common.settings import config_from_env
 from nodes.common.types import Timeline
 from nodes.mixer.core import MixConfig, mix
+
+
+def join_cue_parts(items: list[tuple[np.ndarray, dict]]) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Beds and one-shots by cue index from their chunks (sent in order, each cue's parts together)."""
+    parts: dict[int, list[np.ndarray]] = {}
+    kinds: dict[int, str] = {}
+    for audio, metadata in items:
+        index = int(metadata["index"])
+        parts.setdefault(index, []).append(audio)
+        kinds[index] = metadata[C.KIND]
+        if len(parts[index]) != int(metadata["part"]) + 1:
+            raise RuntimeError(f"cue {index}: part {metadata['part']} out of order")
+    joined = {i: np.concatenate(p) for i, p in parts.items()}
+    return ({i: a for i, a in joined.items() if kinds[i] == "ambience"},
+            {i: a for i, a in joined.items() if kinds[i] == "sfx"})
 
 
 def main() -> None:
@@ -33,8 +50,7 @@ def main() -> None:
                 break
         runner.progress(0, 1, "mixing")
         speech = {seq: audio for seq, (audio, _) in dialogue.items.items()}
-        beds = {int(m["index"]): a for a, m in cues.ordered() if m[C.KIND] == "ambience"}
-        sfx = {int(m["index"]): a for a, m in cues.ordered() if m[C.KIND] == "sfx"}
+        beds, sfx = join_cue_parts(cues.ordered())
         result = mix(timeline, speech, beds, sfx, config)
         chunk = seconds_to_samples(C.MIX_CHUNK_S, result.sample_rate)
         starts = range(0, len(result.master), chunk)

@@ -542,6 +542,7 @@ def _staged_files() -> Iterator[Stage]:
         fd, temp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent)
         temp = Path(temp_name)
         staged.append((temp, final, final.exists()))
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; published files follow the umask
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -560,6 +561,12 @@ def _staged_files() -> Iterator[Stage]:
             if not existed:
                 final.unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def _fsync_directories(directories: set[Path]) -> None:

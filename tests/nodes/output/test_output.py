@@ -513,3 +513,17 @@ def test_chinese_lines_are_measured_in_display_columns():
     assert all(display_width(line) <= 42 for line in lines)
     assert max(len(line) for line in lines) <= 21  # 21 double-width characters fill a line
     assert "".join(lines) == text
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        report = write_outputs(tmp_path / "u.mp3", np.zeros((44100, 2), np.float32), 44100, make_timeline(),
+                               title="t")
+    finally:
+        os.umask(old)
+    for path in (report.files.mp3, report.files.wav, report.files.srt):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
