@@ -360,7 +360,7 @@ def templates_render(
         config_path = (dataflow or Path("dataflow.yml")).with_suffix(".voices.json")
         config_path.write_text(_json.dumps(voices, ensure_ascii=False), encoding="utf-8")
         voice_config = rel(config_path)
-    task = TaskPaths(id=(dataflow.stem if dataflow else name), dir=rel(output.parent), script=rel(script),
+    task = TaskPaths(id=name, dir=rel(output.parent), script=rel(script),
                      output=rel(output), voice_config=voice_config, seed=seed)
     try:
         text = render(name, task, title=plan.title, options=_settings(setting),

@@ -64,6 +64,7 @@ class EspeakSynthesizer:
             "rate": int(round(BASE_RATE_WPM * voice.speed)),
             "pitch": int(voice.option("espeak_pitch", 50)),
             "range": int(voice.option("espeak_range", 50)),
+            "seed": int(request.seed) & 0x7FFF_FFFF,
         }
         with self._lock:
             proc = self._zygote()
@@ -153,6 +154,7 @@ def _zygote_main() -> None:
 
 
 def _speak(lib, job: dict, chunks: list[bytes]) -> tuple[int, bytes]:
+    lib.espeak_ng_SetRandSeed(ctypes.c_long(job["seed"]))  # noise (whisper, breath) is seeded at init otherwise
     if lib.espeak_SetVoiceByName(job["voice"].encode()) != 0:
         return 1, f"espeak-ng has no voice {job['voice']!r}".encode()
     lib.espeak_SetParameter(1, job["rate"], 0)  # espeakRATE

@@ -174,3 +174,24 @@ def test_espeak_helper_process_dies_with_its_owner():
     finally:
         os.close(fd)
     assert readable, "espeak helper outlived its killed owner"
+
+
+def test_espeak_whisper_is_the_same_in_every_process():
+    """espeak seeds its noise (whisper, breath) at init; each request now seeds it from the segment."""
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib\n"
+        "from nodes.common.types import VoiceSettings\n"
+        "from nodes.tts.backends.espeak import EspeakSynthesizer\n"
+        "from nodes.tts.backends.base import SynthesisRequest\n"
+        "s = EspeakSynthesizer()\n"
+        "v = VoiceSettings('v', 'espeak', 'en')\n"
+        "a = s.synthesize_sync(SynthesisRequest(0, 'Is anyone there?', v, 1, emotion='whisper', seed=5)).audio\n"
+        "print(hashlib.sha256(a.tobytes()).hexdigest())\n"
+        "s.close()\n"
+    )
+    digests = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                              check=True).stdout for _ in range(2)}
+    assert len(digests) == 1
