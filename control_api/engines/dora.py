@@ -64,8 +64,10 @@ def free_port() -> int:
 class DoraDaemon:
     """A private dora coordinator and daemon, started and stopped by this process."""
 
-    def __init__(self, workdir: Path, coordinator_port: int | None = None, listen_port: int | None = None):
+    def __init__(self, workdir: Path, coordinator_port: int | None = None, listen_port: int | None = None,
+                 extra_env: dict[str, str] | None = None):
         self.workdir = workdir
+        self.extra_env = dict(extra_env or {})
         self.coordinator_port = coordinator_port or free_port()
         self.listen_port = listen_port or free_port()
         self.dora = dora_binary()
@@ -73,7 +75,8 @@ class DoraDaemon:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "DORA_COORDINATOR_PORT": str(self.coordinator_port), "RUST_BACKTRACE": "0"}
+        return {**os.environ, **self.extra_env, "DORA_COORDINATOR_PORT": str(self.coordinator_port),
+                "RUST_BACKTRACE": "0"}
 
     def cli(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         return subprocess.run([self.dora, *args], env=self.env, capture_output=True, text=True, timeout=timeout,
@@ -141,8 +144,9 @@ class DoraEngine:
     name = "dora"
 
     def __init__(self, library: VoiceLibrary | None = None, *, workdir: Path | None = None,
-                 template: str = "drama") -> None:
+                 template: str = "drama", daemon_env: dict[str, str] | None = None) -> None:
         self.library = library or load_voices()
+        self.daemon_env = daemon_env
         self.template = template
         self._workdir = workdir or Path(tempfile.mkdtemp(prefix="dramaflow-dora-"))
         self._daemon: DoraDaemon | None = None
@@ -152,7 +156,7 @@ class DoraEngine:
     def daemon(self) -> DoraDaemon:
         with self._lock:
             if self._daemon is None:
-                daemon = DoraDaemon(self._workdir)
+                daemon = DoraDaemon(self._workdir, extra_env=self.daemon_env)
                 daemon.start()
                 self._daemon = daemon
             return self._daemon
