@@ -94,11 +94,13 @@ def render(
         raise _fail(f"--output {output}: give a path ending in .mp3 (the WAV and the rest are written beside it)", 2)
     text = _read_script(script)
     options = RenderOptions(voice_config=_voice_map(voice), seed=seed, settings=_settings(setting))
+    failed = True
     try:
         engine_impl = _engine(engine, template, task_dir)
         with Progress(TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=report_json) as progress:
             report = engine_impl.render(text, output, options, on_progress=_Bars(progress))
+        failed = False
     except ScriptError as exc:
         raise _fail(f"{script}: {exc}", 2) from None
     except ConfigError as exc:
@@ -106,9 +108,11 @@ def render(
     except DramaflowError as exc:
         raise _fail(str(exc), 1) from None
     finally:
-        close = getattr(locals().get("engine_impl"), "close", None)
-        if close:
-            close()
+        impl = locals().get("engine_impl")
+        if isinstance(impl, _TaskDirEngine):
+            impl.close(keep_files=failed)
+        elif impl is not None:
+            impl.close()
     if report_json:
         out.print_json(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
@@ -140,8 +144,10 @@ class _TaskDirEngine:
     def render(self, *args: Any, **kwargs: Any) -> Any:
         return self.engine.render(*args, task_dir=self.task_dir, **kwargs)
 
-    def close(self) -> None:
-        self.engine.close()
+    def close(self, *, keep_files: bool = False) -> None:
+        self.engine.close(keep_files=keep_files or self.task_dir is not None)
+        if keep_files and self.engine.last_task_dir is not None:
+            console.print(f"task folder (dataflow, progress, node logs): {self.engine.last_task_dir}", highlight=False)
 
 
 def _settings(pairs: list[str] | None) -> dict[str, dict[str, Any]]:

@@ -148,7 +148,9 @@ class DoraEngine:
         self.library = library or load_voices()
         self.daemon_env = daemon_env
         self.template = template
+        self._owns_workdir = workdir is None
         self._workdir = workdir or Path(tempfile.mkdtemp(prefix="dramaflow-dora-"))
+        self.last_task_dir: Path | None = None
         self._daemon: DoraDaemon | None = None
         self._lock = threading.Lock()
 
@@ -161,11 +163,16 @@ class DoraEngine:
                 self._daemon = daemon
             return self._daemon
 
-    def close(self) -> None:
+    def close(self, *, keep_files: bool = False) -> None:
+        """Stop the daemon; a work folder this engine created is removed unless ``keep_files``."""
         with self._lock:
             if self._daemon is not None:
                 self._daemon.stop()
                 self._daemon = None
+        if self._owns_workdir and not keep_files:
+            import shutil
+
+            shutil.rmtree(self._workdir, ignore_errors=True)
 
     def render(
         self, script: str, out_mp3: Path, options: RenderOptions, on_progress: ProgressCallback | None = None,
@@ -178,6 +185,7 @@ class DoraEngine:
         plan = parse_script(script, self.library, voice_config=options.voice_config, config=settings.segmenter)
         task_id = task_id or str(uuid.uuid4())
         task_dir = Path(task_dir or self._workdir / "tasks" / task_id).resolve()
+        self.last_task_dir = task_dir
         yml = self.prepare(script, Path(out_mp3).resolve(), options, task_id=task_id, task_dir=task_dir,
                            template=template, title=plan.title,
                            voices={name: v.requested_voice or v.voice_id for name, v in plan.speakers})
