@@ -12,6 +12,7 @@ TASK_ID = "task_id"
 SEQ = "seq"
 EOS = "eos"
 N_TOTAL = "n_total"
+COUNT = "count"  # on items: how many the stream will hold, for progress before its EOS arrives
 SPEAKER = "speaker"
 SAMPLE_RATE = "sample_rate"
 CHANNELS = "channels"

@@ -28,7 +28,7 @@ def main() -> None:
                     C.SAMPLE_RATE: sample_rate, C.CHANNELS: 2,
                 })
                 sent += 1
-                runner.progress(sent, total or 0, seq=int(metadata[C.SEQ]))
+                runner.progress(sent, int(metadata.get(C.COUNT, 0)), seq=int(metadata[C.SEQ]))
             if total is not None and sent == total:
                 break
         runner.send_eos(C.DIALOGUE, sent)

@@ -41,6 +41,7 @@ def main() -> None:
             runner.send(C.SPEECH, audio_value(clip.audio), {
                 C.SEQ: clip.seq, C.UTTERANCE: clip.utterance, C.SAMPLE_RATE: clip.sample_rate, C.CHANNELS: 1,
                 C.EFFECT: metadata[C.EFFECT], C.PAN: metadata[C.PAN], C.BACKEND: clip.backend,
+                C.COUNT: len(requests),
             })
             runner.send(C.DURATIONS, eos_value(), {C.SEQ: clip.seq, "frames": int(clip.audio.shape[0]),
                                                    C.SAMPLE_RATE: clip.sample_rate, C.BACKEND: clip.backend})
