@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -109,6 +110,10 @@ class DoraDaemon:
     def pids(self) -> list[int]:
         return [p.pid for p in self._procs]
 
+    @property
+    def alive(self) -> bool:
+        return bool(self._procs) and all(p.poll() is None for p in self._procs)
+
     def stop(self) -> None:
         for proc in reversed(self._procs):
             if proc.poll() is None:
@@ -157,6 +162,9 @@ class DoraEngine:
     @property
     def daemon(self) -> DoraDaemon:
         with self._lock:
+            if self._daemon is not None and not self._daemon.alive:  # crashed or killed: start afresh
+                self._daemon.stop()
+                self._daemon = None
             if self._daemon is None:
                 daemon = DoraDaemon(self._workdir, extra_env=self.daemon_env)
                 daemon.start()
@@ -215,8 +223,10 @@ class DoraEngine:
         return match.group(1)
 
     def status(self, dataflow: str) -> str:
-        """Running | Finished | Failed | Vanished (the daemon lost it)."""
-        listing = self.daemon.cli("list", "-f", "json", timeout=30)
+        """Running | Finished | Failed | Vanished (the daemon lost it, or died)."""
+        if self._daemon is None or not self._daemon.alive:
+            return "Vanished"
+        listing = self._daemon.cli("list", "-f", "json", timeout=30)
         for line in listing.stdout.splitlines():
             try:
                 row = json.loads(line)
@@ -337,10 +347,17 @@ def kill_leftovers(task_dir: Path) -> list[int]:
             continue
         if _alive(pid) and _belongs_to(pid, task_dir):
             try:
-                os.kill(pid, signal.SIGKILL)
+                fd = os.pidfd_open(pid)
+            except ProcessLookupError:
+                continue
+            try:
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+                select.select([fd], [], [], 10.0)  # readable once it has exited: wait for that
                 killed.append(pid)
             except ProcessLookupError:
                 pass
+            finally:
+                os.close(fd)
     return killed
 
 

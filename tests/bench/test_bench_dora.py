@@ -75,7 +75,7 @@ def test_dora_against_direct_on_the_demo(tmp_path):
     dora = DoraEngine(workdir=tmp_path / "dora")
     try:
         t0 = time.perf_counter()
-        dora.daemon  # start the coordinator and daemon outside the per-task measurement
+        assert dora.daemon.alive  # start the coordinator and daemon outside the per-task measurement
         daemon_start = time.perf_counter() - t0
         direct_s, direct_first, direct_report, direct_mb = timed(direct, tmp_path / "direct.mp3")
         dora_s, dora_first, dora_report, dora_mb = timed(dora, tmp_path / "dora.mp3")

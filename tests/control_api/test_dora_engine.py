@@ -201,3 +201,32 @@ def test_private_ports_and_two_daemons_side_by_side(tmp_path):
         a.stop()
     assert all(not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
                for pid in pids)
+
+
+def test_a_dead_daemon_fails_the_task_and_the_next_task_gets_a_new_one(tmp_path, library):
+    import os
+    import signal
+
+    from nodes.common.errors import DramaflowError
+
+    engine = DoraEngine(library, workdir=tmp_path / "w")
+    killed = threading.Event()
+
+    def on_progress(event) -> None:
+        if event.stage == "tts" and event.done >= 1 and not killed.is_set():
+            killed.set()
+            os.kill(engine.daemon.pids[1], signal.SIGKILL)  # the daemon, not the coordinator
+
+    long_script = "---\nvoices: {A: en-joe}\n---\n" + "\n".join(
+        f"A: This is sentence number {i}, spoken by the neural voice." for i in range(40))
+    try:
+        with pytest.raises(DramaflowError, match="vanished"):
+            engine.render(long_script, tmp_path / "x.mp3", RenderOptions(), on_progress=on_progress,
+                          task_dir=tmp_path / "task", timeout_s=300)
+        assert killed.is_set()
+        left = task_processes(tmp_path / "task")
+        assert left == [], [Path(f"/proc/{p}/cmdline").read_bytes() for p in left]  # orphans were killed
+        report = engine.render(many_segments(2), tmp_path / "next.mp3", RenderOptions(), task_dir=tmp_path / "t2")
+        assert report.utterances == 2
+    finally:
+        engine.close()
