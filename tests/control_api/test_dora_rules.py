@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from control_api.engines.base import RenderOptions
 from control_api.engines.dora import DoraEngine, TaskTimedOut
@@ -16,7 +17,10 @@ from nodes.common.runtime import Stream
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dora")]
 
-BURST_LINES = 150  # 300 segments sent at once to a tts node that is still loading its voices
+BURST_LINES = 150  # 300 segments sent at once to a tts node that is busy
+STALL_S = 5.0  # how long the tts node stalls after its first request, as if loading a model
+QUEUE_SIZE = 100  # scale model: a queue shorter than the burst, as 1000 is for a novel-length script
+STALL_HOOK = Path(__file__).parent / "stall_hook"
 
 
 def burst_script(lines: int = BURST_LINES) -> str:
@@ -45,6 +49,15 @@ def run_edited(engine: DoraEngine, tmp_path: Path, script: str, edit, *, timeout
     return engine.follow(dataflow, task_dir, timeout_s=timeout_s)
 
 
+def stalled(text: str, node: str = "tts", seconds: float = STALL_S) -> str:
+    """Make ``node`` a busy consumer: it sleeps ``seconds`` after its first input (see stall_hook),
+    with every queue shorter than the burst."""
+    flow = yaml.safe_load(text.replace("queue_size: 1000", f"queue_size: {QUEUE_SIZE}"))
+    (spec,) = (n for n in flow["nodes"] if n["id"] == node)
+    spec.setdefault("env", {}).update({"PYTHONPATH": str(STALL_HOOK), "DRAMAFLOW_TEST_STALL_S": seconds})
+    return yaml.safe_dump(flow, sort_keys=False, allow_unicode=True)
+
+
 def segments_in(tmp_path: Path) -> int:
     timeline = json.loads((tmp_path / "out.timeline.json").read_text())
     return sum(len(u["segments"]) for u in timeline["utterances"])
@@ -53,19 +66,23 @@ def segments_in(tmp_path: Path) -> int:
 # --- rule 1: backpressure on every input -----------------------------------------------------------
 
 
-def test_backpressure_delivers_a_burst_of_300_segments(engine, tmp_path):
-    report = run_edited(engine, tmp_path, burst_script(), lambda text: text, timeout_s=600)
+def test_backpressure_delivers_a_burst_of_300_segments_to_a_busy_node(engine, tmp_path):
+    report = run_edited(engine, tmp_path, burst_script(), stalled, timeout_s=600)
     assert report.segments == 2 * BURST_LINES == segments_in(tmp_path)
 
 
-def test_without_backpressure_the_burst_loses_segments(engine, tmp_path):
-    """drop_oldest drops silently under load: the tts node never sees all requests, so the stream
-    never completes (a flow without seq/EOS accounting would instead finish short)."""
+def test_without_backpressure_the_burst_to_a_busy_node_loses_segments(engine, tmp_path):
+    """The same stalled tts node on drop_oldest: requests beyond what its event channel holds are
+    dropped silently while it is busy, so its stream never completes (a flow without seq/EOS
+    accounting would instead finish short). dora's node-side channel holds the sum of the input
+    queue sizes, so with 1000 the same happens to a script of more than about 1000 segments."""
     def drop_oldest(text: str) -> str:
-        return text.replace("queue_policy: backpressure", "queue_policy: drop_oldest")
+        return stalled(text.replace("queue_policy: backpressure", "queue_policy: drop_oldest"))
 
     with pytest.raises(TaskTimedOut):
         run_edited(engine, tmp_path, burst_script(), drop_oldest, timeout_s=60)
+    lost = [json.loads(line) for line in (tmp_path / "task" / "progress.jsonl").read_text().splitlines()]
+    assert not any(r["stage"] == "tts" and r["total"] == 2 * BURST_LINES for r in lost)  # never got them all
 
 
 # --- rule 2/4/7: nobody leaves before its consumers; the done cascade ------------------------------
