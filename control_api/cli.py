@@ -388,3 +388,5 @@ def main() -> None:  # pragma: no cover - console entry
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
+
+from control_api import cli_service  # noqa: E402,F401 - registers the service commands on `app`

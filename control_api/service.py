@@ -1,0 +1,68 @@
+"""What the API and the workers share: validating a submission and turning it into a task row."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from control_api.engines.base import SETTING_GROUPS, RenderOptions
+from control_api.settings import ServiceSettings
+from control_api.templates import stage_settings, template_names
+from nodes.common.errors import ConfigError, DramaflowWarning
+from nodes.common.voices import VoiceLibrary, load_voices
+from nodes.segmenter.core import parse_script
+
+
+@lru_cache(maxsize=4)
+def library_for(path: Path | None) -> VoiceLibrary:
+    return load_voices(path)
+
+
+@dataclass(frozen=True)
+class Validated:
+    title: str
+    chars: int
+    segments: int
+    warnings: list[str]
+
+
+def render_options(voice_config: dict[str, Any], options: dict[str, Any]) -> RenderOptions:
+    """``options`` = {"seed": int, "settings": {group: {key: value}}} (what ``--set`` takes on the CLI)."""
+    unknown = set(options) - {"seed", "settings"}
+    if unknown:
+        raise ConfigError(f"unknown option(s) {sorted(unknown)}: options take 'seed' and 'settings'")
+    settings = options.get("settings") or {}
+    if not isinstance(settings, dict) or not all(isinstance(v, dict) for v in settings.values()):
+        raise ConfigError(f"options.settings must map a group ({', '.join(SETTING_GROUPS)}) to {{key: value}}")
+    seed = options.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+        raise ConfigError("options.seed must be a non-negative integer")
+    return RenderOptions(voice_config=voice_config, seed=seed, settings=settings)
+
+
+def validate(settings: ServiceSettings, script: str, template: str, voice_config: dict[str, Any],
+             options: dict[str, Any]) -> Validated:
+    """Parse the script against the voices and the template's settings, as the worker will.
+    Raises ``ScriptError`` (with line and fix) or ``ConfigError``."""
+    if template not in template_names():
+        raise ConfigError(f"unknown template {template!r}: choose one of {', '.join(template_names())}")
+    render = render_options(voice_config, options)
+    stages = stage_settings(template, render.settings)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DramaflowWarning)
+        plan = parse_script(script, library_for(settings.voices_file), voice_config=render.voice_config,
+                            config=stages.segmenter)
+    segments = plan.segments
+    notes = [str(w.message) for w in caught if issubclass(w.category, DramaflowWarning)] + list(plan.warnings)
+    return Validated(title=plan.title, chars=sum(len(s.text) for s in segments), segments=len(segments),
+                     warnings=notes)
+
+
+def request_hash(script: str, template: str, voice_config: dict[str, Any], options: dict[str, Any]) -> str:
+    body = json.dumps([script, template, voice_config, options], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()

@@ -1,0 +1,292 @@
+"""The worker: arq jobs that render tasks through the DoraEngine, one daemon per worker process.
+
+- ``render_task(task_id)`` is enqueued with the task id as arq job id, so a task is queued once.
+- While a job runs, a heartbeat keeps arq's in-progress key alive for ``LEASE_S`` only; when a worker
+  dies, the key lapses within that time and another worker takes the task again (arq itself would
+  wait for the whole job timeout). The new attempt first kills what the dead one left running.
+- A transient error is retried ``task_retries`` times; script and permanent errors fail at once;
+  the time limit stops the dataflow and fails the task; a cancel flag in Redis stops it within
+  ``cancel_poll_s`` + dora's stop grace.
+- On success the outputs move to ``DATA_DIR/audio/<task>/``, the Audio rows are written, and the task
+  is charged and completed in one transaction (charged once, even if the job is delivered twice).
+- A daily cron sweeps task folders older than ``scratch_ttl_h`` and audio past its expiry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import threading
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from arq import Retry, cron
+from arq.connections import RedisSettings
+from arq.constants import in_progress_key_prefix
+from arq.worker import Worker, func
+from sqlmodel import select
+
+from control_api import accounts, progress
+from control_api.db import Audio, Task, TaskStatus, require_current_schema, session_scope, utcnow
+from control_api.engines.base import ProgressEvent, RenderReport
+from control_api.engines.dora import DoraEngine, TaskCancelled, TaskTimedOut, kill_leftovers
+from control_api.service import library_for, render_options
+from control_api.settings import ServiceSettings, get_settings
+from nodes.common.errors import DramaflowError, TransientBackendError
+
+log = logging.getLogger("dramaflow.worker")
+
+HEARTBEAT_S = 5.0
+LEASE_S = 20  # a dead worker's task is taken again this long after its last heartbeat
+MAX_PICKUPS = 6  # deliveries of one task (retries + dead workers) before it fails for good
+OUTPUT_NAME = "output.mp3"
+
+
+# --- database steps (sync; run in a thread) --------------------------------------------------------
+
+
+def claim(url: str, task_id: uuid.UUID, job_try: int) -> Task | None:
+    """Mark the task running; None when there is nothing to do (finished, cancelled, unknown)."""
+    with session_scope(url) as session:
+        task = session.exec(select(Task).where(Task.id == task_id).with_for_update()).first()
+        if task is None or TaskStatus(task.status).final:
+            return None
+        task.status, task.stage, task.progress = TaskStatus.running, None, 0
+        task.started_at, task.updated_at = utcnow(), utcnow()
+        task.error_message = None
+        session.add(task)
+        return task
+
+
+def update_task(url: str, task_id: uuid.UUID, **fields: Any) -> None:
+    with session_scope(url) as session:
+        task = session.get(Task, task_id)
+        if task is not None and not TaskStatus(task.status).final:
+            for key, value in fields.items():
+                setattr(task, key, value)
+            task.updated_at = utcnow()
+            session.add(task)
+
+
+def finish(url: str, task_id: uuid.UUID, status: TaskStatus, error: str | None = None) -> None:
+    update_task(url, task_id, status=status, error_message=error, finished_at=utcnow())
+
+
+def complete(settings: ServiceSettings, task_id: uuid.UUID, report: RenderReport, files: dict[str, Path]) -> bool:
+    """Audio rows + charge + completed, atomically. False if the task was already final."""
+    with session_scope(settings.database_url) as session:
+        task = session.exec(select(Task).where(Task.id == task_id).with_for_update()).first()
+        if task is None or TaskStatus(task.status).final:
+            return False
+        expires = utcnow() + timedelta(days=settings.audio_ttl_days)
+        for fmt in ("wav", "mp3"):
+            path = files[fmt]
+            session.add(Audio(task_id=task.id, format=fmt, file_path=str(path), size_bytes=path.stat().st_size,
+                              duration_s=report.duration_s, sample_rate=44100, expires_at=expires))
+        accounts.charge_once(session, task)
+        task.status, task.progress, task.stage = TaskStatus.completed, 100, "output"
+        task.duration_s, task.segments = report.duration_s, report.segments
+        task.finished_at = task.updated_at = utcnow()
+        session.add(task)
+        return True
+
+
+# --- the job ---------------------------------------------------------------------------------------
+
+
+def publish_outputs(report: RenderReport, audio_dir: Path) -> dict[str, Path]:
+    """Move the rendered files out of the scratch folder (same file system: atomic renames)."""
+    audio_dir.mkdir(parents=True, exist_ok=True)
+    moved = {}
+    for kind, path in report.files.items():
+        target = audio_dir / Path(path).name
+        Path(path).replace(target)
+        moved[kind] = target
+    return moved
+
+
+async def _heartbeat(redis, job_id: str) -> None:
+    while True:
+        await redis.pexpire(in_progress_key_prefix + job_id, LEASE_S * 1000)
+        await asyncio.sleep(HEARTBEAT_S)
+
+
+async def _watch_cancel(redis, task_id: str, cancel: threading.Event, poll_s: float) -> None:
+    while not cancel.is_set():
+        if await redis.exists(progress.cancel_key(task_id)):
+            cancel.set()
+            return
+        await asyncio.sleep(poll_s)
+
+
+async def render_task(ctx: dict[str, Any], task_id: str) -> str:
+    settings: ServiceSettings = ctx["settings"]
+    redis = ctx["redis"]
+    url = settings.database_url
+    tid = uuid.UUID(task_id)
+    if ctx["job_try"] > MAX_PICKUPS:
+        await asyncio.to_thread(finish, url, tid, TaskStatus.failed, f"gave up after {MAX_PICKUPS} deliveries")
+        await _final(ctx, task_id, TaskStatus.failed, error="gave up after repeated worker failures")
+        return "failed"
+    task = await asyncio.to_thread(claim, url, tid, ctx["job_try"])
+    if task is None:
+        return "skipped"
+    if await redis.exists(progress.cancel_key(task_id)):
+        await asyncio.to_thread(finish, url, tid, TaskStatus.cancelled, "cancelled before it started")
+        await _final(ctx, task_id, TaskStatus.cancelled)
+        return "cancelled"
+    await progress.publish(redis, task_id, "status", status={"status": "running", "progress": 0},
+                           status_value="running", attempt=ctx["job_try"])
+    heartbeat = asyncio.create_task(_heartbeat(redis, ctx["job_id"]))
+    try:
+        return await _run(ctx, task, settings)
+    finally:
+        heartbeat.cancel()
+
+
+async def _run(ctx: dict[str, Any], task: Task, settings: ServiceSettings) -> str:
+    redis, url, task_id = ctx["redis"], settings.database_url, str(task.id)
+    task_dir = settings.tasks_dir / task_id
+    if task_dir.exists():  # a previous attempt (or a dead worker) left it: nothing of it may survive
+        kill_leftovers(task_dir)
+        shutil.rmtree(task_dir)
+    task_dir.mkdir(parents=True)
+    loop = asyncio.get_running_loop()
+    events: asyncio.Queue[ProgressEvent | None] = asyncio.Queue()
+    cancel = threading.Event()
+    tracker = progress.Tracker()
+    engine: DoraEngine = ctx["engine"]
+
+    def render() -> RenderReport:
+        try:
+            return engine.render(
+                task.script_text, task_dir / OUTPUT_NAME, render_options(task.voice_config, task.options),
+                lambda event: loop.call_soon_threadsafe(events.put_nowait, event), task_id=task_id,
+                task_dir=task_dir, template=task.template, timeout_s=settings.task_time_limit_s, cancel=cancel)
+        finally:
+            loop.call_soon_threadsafe(events.put_nowait, None)
+
+    async def pump() -> None:
+        while (event := await events.get()) is not None:
+            transition = tracker.update(event)
+            status = {"status": "running", "stage": tracker.stage, "progress": tracker.percent,
+                      "eta_s": tracker.eta_s, "stages": tracker.stages}
+            await progress.publish(redis, task_id, "stage" if transition else "progress", status=status,
+                                   stage=event.stage, done=event.done, total=event.total, message=event.message)
+            if transition:
+                await asyncio.to_thread(update_task, url, task.id, stage=tracker.stage, progress=tracker.percent)
+
+    watcher = asyncio.create_task(_watch_cancel(redis, task_id, cancel, settings.cancel_poll_s))
+    pumping = asyncio.create_task(pump())
+    try:
+        report = await asyncio.to_thread(render)
+    except TaskCancelled:
+        await asyncio.to_thread(finish, url, task.id, TaskStatus.cancelled, "cancelled")
+        await _final(ctx, task_id, TaskStatus.cancelled)
+        return "cancelled"
+    except TaskTimedOut as exc:
+        return await _fail(ctx, task, str(exc))
+    except TransientBackendError as exc:
+        if task.retry_count < task.max_retries:
+            await asyncio.to_thread(update_task, url, task.id, status=TaskStatus.queued,
+                                    retry_count=task.retry_count + 1, error_message=str(exc))
+            await progress.publish(redis, task_id, "status", status={"status": "queued"}, status_value="queued",
+                                   retry=task.retry_count + 1, error=str(exc))
+            raise Retry(defer=2) from exc
+        return await _fail(ctx, task, str(exc))
+    except DramaflowError as exc:
+        return await _fail(ctx, task, str(exc))
+    except asyncio.CancelledError:  # the worker is shutting down: stop the dataflow, hand the task back
+        cancel.set()
+        await asyncio.to_thread(update_task, url, task.id, status=TaskStatus.queued)
+        raise
+    finally:
+        watcher.cancel()
+        await pumping
+    files = await asyncio.to_thread(publish_outputs, report, settings.audio_dir / task_id)
+    if await asyncio.to_thread(complete, settings, task.id, report, files):
+        await _final(ctx, task_id, TaskStatus.completed, duration_s=report.duration_s, segments=report.segments,
+                     lufs=report.lufs, true_peak_dbtp=report.true_peak_dbtp, warnings=report.warnings)
+    shutil.rmtree(task_dir, ignore_errors=True)
+    return "completed"
+
+
+async def _fail(ctx: dict[str, Any], task: Task, message: str) -> str:
+    await asyncio.to_thread(finish, ctx["settings"].database_url, task.id, TaskStatus.failed, message)
+    await _final(ctx, str(task.id), TaskStatus.failed, error=message)
+    return "failed"
+
+
+async def _final(ctx: dict[str, Any], task_id: str, status: TaskStatus, **data: Any) -> None:
+    redis = ctx["redis"]
+    fields = {"status": status.value, **({"progress": 100} if status == TaskStatus.completed else {})}
+    if "error" in data:
+        fields["error"] = data["error"]
+    await progress.publish(redis, task_id, "status", status=fields, status_value=status.value, **data)
+    await progress.expire(redis, task_id, ctx["settings"].events_ttl_s)
+
+
+# --- sweeping --------------------------------------------------------------------------------------
+
+
+def sweep(settings: ServiceSettings, now: float | None = None) -> dict[str, int]:
+    """Remove task folders older than ``scratch_ttl_h`` whose task is not running, and audio past its
+    expiry (files and rows). Returns counts."""
+    now = now or time.time()
+    removed = {"task_folders": 0, "audio_files": 0}
+    running: set[str] = set()
+    with session_scope(settings.database_url) as session:
+        running = {str(t) for t in session.exec(select(Task.id).where(Task.status == TaskStatus.running))}
+        for audio in session.exec(select(Audio).where(Audio.expires_at < utcnow())).all():
+            Path(audio.file_path).unlink(missing_ok=True)
+            session.delete(audio)
+            removed["audio_files"] += 1
+    if settings.tasks_dir.exists():
+        for folder in settings.tasks_dir.iterdir():
+            if folder.name not in running and now - folder.stat().st_mtime > settings.scratch_ttl_h * 3600:
+                kill_leftovers(folder)
+                shutil.rmtree(folder, ignore_errors=True)
+                removed["task_folders"] += 1
+    return removed
+
+
+async def sweep_job(ctx: dict[str, Any]) -> dict[str, int]:
+    return await asyncio.to_thread(sweep, ctx["settings"])
+
+
+# --- worker process --------------------------------------------------------------------------------
+
+
+async def _startup(ctx: dict[str, Any]) -> None:
+    settings: ServiceSettings = ctx["settings"]
+    settings.tasks_dir.mkdir(parents=True, exist_ok=True)
+    ctx["engine"] = DoraEngine(library_for(settings.voices_file), workdir=settings.data_dir.resolve() / "dora" /
+                               uuid.uuid4().hex[:8])
+    ctx["engine"].daemon  # noqa: B018 - start it now, in the main thread
+
+
+async def _shutdown(ctx: dict[str, Any]) -> None:
+    engine = ctx.get("engine")
+    if engine is not None:
+        await asyncio.to_thread(engine.close)
+
+
+def redis_settings(url: str) -> RedisSettings:
+    return RedisSettings.from_dsn(url)
+
+
+def make_worker(settings: ServiceSettings | None = None, concurrency: int | None = None) -> Worker:
+    settings = settings or get_settings()
+    require_current_schema(settings.database_url)
+    return Worker(
+        functions=[func(render_task, name="render_task", max_tries=MAX_PICKUPS + 1,
+                        timeout=settings.task_time_limit_s + 120)],
+        cron_jobs=[cron(sweep_job, hour={3}, minute={17}, run_at_startup=False)],
+        redis_settings=redis_settings(settings.redis_url), queue_name=settings.queue_name,
+        max_jobs=concurrency or settings.worker_concurrency, keep_result=3600, poll_delay=0.2,
+        on_startup=_startup, on_shutdown=_shutdown, ctx={"settings": settings}, handle_signals=True,
+    )
