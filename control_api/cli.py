@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -36,7 +37,7 @@ VoiceOpt = Annotated[
 
 
 def _fail(message: str, code: int) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)  # messages quote [cues]
     return typer.Exit(code)
 
 
@@ -176,7 +177,7 @@ def _print_report(report: Any) -> None:
         table.add_row(key, report.files[key])
     console.print(table)
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
 @app.command()
@@ -204,7 +205,7 @@ def check(
     console.print(f"{len(plan.utterances)} utterances, {len(plan.segments)} segments, {len(plan.cues)} cues, "
                   f"{len(plan.chapters)} chapters")
     for note in plan.warnings:
-        console.print(f"[yellow]warning:[/] {note}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False)
 
 
 @voices_app.command("list")
@@ -262,7 +263,7 @@ def ambience_generate(
     console.print(f"{output}: {len(sound.audio) / sample_rate:.2f} s, matched {', '.join(sound.matched) or '-'}, "
                   f"{level:.1f} LUFS{' (max momentary)' if sfx else ''}", highlight=False)
     for w in caught:
-        console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(str(w.message))}", highlight=False)
 
 
 def _write_wav_atomically(path: Path, audio: Any, sample_rate: int) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from control_api.cli import _fail, _read_script, _voice_map, app, console, out
+from control_api.cli import _fail, _read_script, _voice_map, app, console, escape, out
 
 db_app = typer.Typer(no_args_is_help=True, help="The PostgreSQL schema (Alembic migrations).")
 users_app = typer.Typer(no_args_is_help=True, help="Users and their API keys.")
@@ -70,9 +70,9 @@ def worker(concurrency: Annotated[int | None, typer.Option(
 
     from control_api.worker import make_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = _settings()
     _schema_ok(settings.database_url)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     make_worker(settings, concurrency).run()
 
 
@@ -145,7 +145,7 @@ def submit(
         task = response.json()
         console.print(f"task {task['id']} queued ({task['credit_cost']} credits)")
         for warning in task.get("warnings", []):
-            console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+            console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
         if not follow:
             out.print(task["id"])
             return

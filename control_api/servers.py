@@ -91,11 +91,12 @@ def start_postgres(database: str = "dramaflow") -> Server:
         as_user = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
     subprocess.run([*as_user, postgres_bin("initdb"), "-D", str(data), "-U", user, "-A", "trust", "-E", "UTF8",
                     "--no-sync"], check=True, capture_output=True, env=env)
-    proc = subprocess.Popen(
-        [*as_user, postgres_bin("postgres"), "-D", str(data), "-p", str(port), "-k", str(folder),
-         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-         "-c", "full_page_writes=off", "-c", "max_connections=200"],
-        stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=env)  # noqa: SIM115 - owned by the child
+    with open(log, "wb") as out:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [*as_user, postgres_bin("postgres"), "-D", str(data), "-p", str(port), "-k", str(folder),
+             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+             "-c", "full_page_writes=off", "-c", "max_connections=200"],
+            stdout=out, stderr=subprocess.STDOUT, env=env)
     _wait_for_port(port, proc, "postgres", log)
     base = f"postgresql+psycopg2://{user}@127.0.0.1:{port}"
     _create_database(f"{base}/postgres", database)

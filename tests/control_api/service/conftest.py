@@ -1,0 +1,173 @@
+"""Real PostgreSQL and Redis for the service tests (throwaway servers on free ports, unless
+DRAMAFLOW_TEST_DATABASE_URL / DRAMAFLOW_TEST_REDIS_URL name servers to use), the API as a real
+uvicorn process, and workers as real ``dramaflow worker`` processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import redis as redis_sync
+
+from control_api import accounts
+from control_api.db import session_scope, upgrade
+from control_api.servers import free_port, start_postgres, start_redis
+from control_api.settings import ServiceSettings
+
+pytestmark = pytest.mark.xdist_group("service")
+BIN = Path(sys.executable).parent
+STARTUP_TIMEOUT_S = 60.0
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[tuple[str, str]]:
+    db_url, redis_url = os.environ.get("DRAMAFLOW_TEST_DATABASE_URL"), os.environ.get("DRAMAFLOW_TEST_REDIS_URL")
+    started = []
+    if not db_url:
+        started.append(start_postgres())
+        db_url = started[-1].url
+    if not redis_url:
+        started.append(start_redis())
+        redis_url = started[-1].url
+    yield db_url, redis_url
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(servers, tmp_path_factory) -> ServiceSettings:
+    db_url, redis_url = servers
+    s = ServiceSettings(database_url=db_url, redis_url=redis_url, data_dir=tmp_path_factory.mktemp("data"),
+                        queue_name=f"dramaflow:test:{uuid.uuid4().hex[:8]}", task_time_limit_s=300,
+                        cancel_poll_s=0.2)
+    upgrade(s.database_url)
+    return s
+
+
+def service_env(settings: ServiceSettings, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRAMAFLOW_")}
+    env.update({"DRAMAFLOW_DATABASE_URL": settings.database_url, "DRAMAFLOW_REDIS_URL": settings.redis_url,
+                "DRAMAFLOW_DATA_DIR": str(settings.data_dir), "DRAMAFLOW_QUEUE_NAME": settings.queue_name,
+                "DRAMAFLOW_TASK_TIME_LIMIT_S": str(settings.task_time_limit_s),
+                "DRAMAFLOW_CANCEL_POLL_S": str(settings.cancel_poll_s), **extra})
+    return env
+
+
+def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def api_url(settings, tmp_path_factory) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("api") / "api.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(BIN / "dramaflow"), "serve", "--port", str(port)], env=service_env(settings),
+                                stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"API did not start: {log.read_text()[-3000:]}")
+        time.sleep(0.1)
+    yield url
+    stop_process(proc)
+
+
+@dataclass
+class Workers:
+    settings: ServiceSettings
+    folder: Path
+    procs: list[subprocess.Popen] = field(default_factory=list)
+
+    def start(self, concurrency: int = 2) -> subprocess.Popen:
+        log = self.folder / f"worker-{len(self.procs)}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen([str(BIN / "dramaflow"), "worker", "--concurrency", str(concurrency)],
+                                    env=service_env(self.settings), stdout=out, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            stop_process(proc)
+
+
+@pytest.fixture
+def workers(settings, tmp_path) -> Iterator[Workers]:
+    """Worker processes this test starts; the queue is emptied first, so they take only this test's
+    tasks (API tests leave queued tasks that no worker was meant to render)."""
+    client = redis_sync.Redis.from_url(settings.redis_url)
+    client.delete(settings.queue_name)
+    client.close()
+    pool = Workers(settings, tmp_path)
+    yield pool
+    pool.stop_all()
+
+
+@dataclass
+class Account:
+    name: str
+    key: str
+    id: int
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+@pytest.fixture
+def make_user(settings):
+    """Factory: a new user with ``credits``."""
+    def make(credits: int = 1000) -> Account:
+        name = f"user-{uuid.uuid4().hex[:10]}"
+        with session_scope(settings.database_url) as session:
+            user, key = accounts.create_user(session, name)
+            if credits:
+                accounts.grant(session, name, credits)
+        return Account(name, key, user.id)
+    return make
+
+
+@pytest.fixture
+def redis(settings):
+    client = redis_sync.Redis.from_url(settings.redis_url)
+    yield client
+    client.close()
+
+
+def script(lines: int = 2, voices: str = "{A: en-espeak-f, B: en-espeak-m}", title: str = "Test") -> str:
+    body = "\n".join(f"{'AB'[i % 2]}: Line number {i} of the test script." for i in range(lines))
+    return f"---\ntitle: {title}\nvoices: {voices}\n---\n{body}\n"
+
+
+def wait_for(predicate, timeout_s: float = 300.0, what: str = "condition"):
+    """Poll ``predicate`` until it returns a truthy value (tests wait for state, never for time)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)

@@ -1,0 +1,275 @@
+"""The REST API against real PostgreSQL and Redis: validation, auth, isolation, idempotency,
+credits under concurrency, scripts, voices, templates, health. (Rendering is in test_worker.py.)"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import soundfile as sf
+from sqlmodel import select
+
+from control_api.db import CreditTransaction, Task, session_scope
+from tests.control_api.service.conftest import script
+
+pytestmark = [pytest.mark.xdist_group("service"), pytest.mark.slow]
+PROBLEM = "application/problem+json"
+
+
+def count_tasks(settings, user_id: int | None = None) -> int:
+    with session_scope(settings.database_url) as session:
+        query = select(Task)
+        if user_id is not None:
+            query = query.where(Task.user_id == user_id)
+        return len(session.exec(query).all())
+
+
+def queued_jobs(redis, settings) -> int:
+    return redis.zcard(settings.queue_name)
+
+
+@pytest.fixture
+def client(api_url):
+    with httpx.Client(base_url=api_url, timeout=60) as c:
+        yield c
+
+
+def post_task(client, account, **body):
+    body.setdefault("script", script())
+    return client.post("/api/v1/tasks", json=body, headers=account.headers)
+
+
+# --- auth and isolation ----------------------------------------------------------------------------
+
+
+def test_requests_without_a_valid_key_get_401_problem(client, make_user):
+    for headers in ({}, {"Authorization": "Bearer dfk_wrong"}, {"Authorization": "Basic abc"}):
+        response = client.get("/api/v1/tasks", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["content-type"] == PROBLEM
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert "Authorization: Bearer" in response.json()["detail"]
+
+
+def test_api_keys_are_stored_hashed(settings, make_user):
+    account = make_user()
+    with session_scope(settings.database_url) as session:
+        from control_api.db import User
+
+        user = session.get(User, account.id)
+        assert account.key not in (user.api_key_hash, user.api_key_prefix)
+        assert len(user.api_key_hash) == 64
+
+
+def test_other_users_see_404_for_tasks_files_and_scripts(client, make_user):
+    alice, mallory = make_user(), make_user()
+    task = post_task(client, alice).json()
+    stored = client.post("/api/v1/scripts", json={"title": "x", "content": script()}, headers=alice.headers).json()
+    for path in (f"/api/v1/tasks/{task['id']}", f"/api/v1/tasks/{task['id']}/audio?format=mp3",
+                 f"/api/v1/tasks/{task['id']}/timeline", f"/api/v1/tasks/{task['id']}/events",
+                 f"/api/v1/scripts/{stored['id']}"):
+        response = client.get(path, headers=mallory.headers)
+        assert response.status_code == 404, path
+        assert response.headers["content-type"] == PROBLEM
+    assert client.post(f"/api/v1/tasks/{task['id']}/cancel", headers=mallory.headers).status_code == 404
+    assert client.delete(f"/api/v1/scripts/{stored['id']}", headers=mallory.headers).status_code == 404
+    assert client.get("/api/v1/tasks", headers=mallory.headers).json()["total"] == 0
+    assert client.post("/api/v1/tasks", json={"script_id": stored["id"]}, headers=mallory.headers).status_code == 404
+
+
+# --- bad input changes nothing ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("body", "status", "needle"), [
+    ({"script": "---\nvoices: {A: en-joe}\n---\nA: fine\n**Bob:** who am I?\n"}, 422, "line 5"),
+    ({"script": "---\nvoices: {A: no-such-voice}\n---\nA: hello\n"}, 422, "no-such-voice"),
+    ({"script": script(), "template": "no-such-template"}, 422, "unknown template"),
+    ({"script": script(), "template": "../../etc/passwd"}, 422, "unknown template"),
+    ({"script": script(), "voice_config": {"A": "en-joe\nnodes:\n  - id: evil"}}, 422, "voice"),
+    ({"script": script(), "voice_config": {"A": "{{ 7*7 }}"}}, 422, "voice"),
+    ({"script": script(), "options": {"settings": {"mix": {"target_lufs": "{{ config }}"}}}}, 422, ""),
+    ({"script": script(), "options": {"shell": "rm -rf /"}}, 422, "unknown option"),
+    ({"script": script(), "script_id": str(uuid.uuid4())}, 422, "exactly one"),
+    ({}, 422, "exactly one"),
+])
+def test_bad_submissions_get_4xx_and_change_nothing(client, make_user, settings, redis, body, status, needle):
+    account = make_user()
+    before_jobs = queued_jobs(redis, settings)
+    response = client.post("/api/v1/tasks", json=body, headers=account.headers)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert needle in response.json()["detail"]
+    assert count_tasks(settings, account.id) == 0
+    assert queued_jobs(redis, settings) == before_jobs
+
+
+def test_script_errors_name_the_line_and_the_fix(client, make_user):
+    response = post_task(client, make_user(), script="---\nvoices: {A: en-joe}\n---\nA: fine\n**Bob:** who am I?\n")
+    problem = response.json()
+    assert problem["line"] == 5 and problem["hint"] and problem["title"] == "Script error"
+
+
+def test_oversize_body_gets_413_and_changes_nothing(client, make_user, settings):
+    account = make_user()
+    huge = script() + "A: " + "word " * (settings.max_body_bytes // 5) + "\n"
+    response = post_task(client, account, script=huge)
+    assert response.status_code == 413
+    assert response.headers["content-type"] == PROBLEM
+    assert count_tasks(settings, account.id) == 0
+
+
+def test_template_preview_keeps_user_values_inside_scalars(client, make_user):
+    account = make_user()
+    evil = 'x"\n  - id: evil\n    path: /bin/sh\n{{ 7*7 }}'
+    response = client.post("/api/v1/templates/podcast/render", json={"title": evil}, headers=account.headers)
+    assert response.status_code == 200
+    import yaml
+
+    flow = yaml.safe_load(response.text)
+    assert "evil" not in [n["id"] for n in flow["nodes"]]
+    assert "49" not in response.text
+    assert client.post("/api/v1/templates/nope/render", json={}, headers=account.headers).status_code == 404
+
+
+# --- submission, idempotency, credits ---------------------------------------------------------------
+
+
+def test_submit_answers_202_with_urls_and_queues_once(client, make_user, settings, redis):
+    account = make_user()
+    before = queued_jobs(redis, settings)
+    response = post_task(client, account)
+    assert response.status_code == 202
+    task = response.json()
+    assert task["status"] == "queued" and response.headers["location"] == task["urls"]["self"]
+    assert set(task["urls"]) >= {"self", "events", "cancel", "audio_mp3", "audio_wav", "timeline"}
+    assert queued_jobs(redis, settings) == before + 1
+    polled = client.get(task["urls"]["self"], headers=account.headers).json()
+    assert polled["status"] == "queued" and polled["chars"] > 0
+
+
+def test_idempotency_key_returns_the_same_task(client, make_user, settings):
+    account = make_user()
+    headers = {**account.headers, "Idempotency-Key": "abc-1"}
+    first = client.post("/api/v1/tasks", json={"script": script()}, headers=headers).json()
+    again = client.post("/api/v1/tasks", json={"script": script()}, headers=headers).json()
+    assert first["id"] == again["id"] and count_tasks(settings, account.id) == 1
+    other = client.post("/api/v1/tasks", json={"script": script(3)}, headers=headers)
+    assert other.status_code == 422 and "Idempotency-Key" in other.json()["detail"]
+    assert count_tasks(settings, account.id) == 1
+
+
+def test_short_balance_gets_402(client, make_user, settings):
+    account = make_user(credits=0)
+    response = post_task(client, account)
+    assert response.status_code == 402
+    assert response.json()["needed"] >= 1 and response.json()["available"] == 0
+    assert count_tasks(settings, account.id) == 0
+
+
+def test_twenty_concurrent_submissions_never_overcommit_credits(api_url, make_user, settings):
+    cost = settings.credit_cost(len(" ".join(f"Line number {i} of the test script." for i in range(2))))
+    affordable = 5
+    account = make_user(credits=cost * affordable)
+
+    def submit(_i: int) -> int:
+        with httpx.Client(base_url=api_url, timeout=60) as c:
+            return post_task(c, account).status_code
+
+    with ThreadPoolExecutor(20) as pool:
+        codes = list(pool.map(submit, range(20)))
+    assert codes.count(202) == affordable and codes.count(402) == 20 - affordable
+    with session_scope(settings.database_url) as session:
+        tasks = session.exec(select(Task).where(Task.user_id == account.id)).all()
+        assert sum(t.credit_cost for t in tasks) <= cost * affordable
+
+
+def test_charge_happens_once_per_task(settings, make_user):
+    from control_api.accounts import charge_once
+
+    account = make_user(credits=100)
+    with session_scope(settings.database_url) as session:
+        task = Task(user_id=account.id, script_text="x", template="podcast", credit_cost=7)
+        session.add(task)
+    results = []
+    for _ in range(3):
+        with session_scope(settings.database_url) as session:
+            results.append(charge_once(session, session.get(Task, task.id)))
+    assert results == [True, False, False]
+    with session_scope(settings.database_url) as session:
+        ledger = session.exec(select(CreditTransaction).where(CreditTransaction.user_id == account.id)).all()
+        assert [(r.type, r.amount, r.balance_after) for r in ledger] == [("grant", 100, 100), ("charge", -7, 93)]
+
+
+def test_cancel_of_a_queued_task_is_immediate_and_final(client, make_user):
+    account = make_user()
+    task = post_task(client, account).json()
+    response = client.post(task["urls"]["cancel"], headers=account.headers)
+    assert response.status_code == 202 and response.json()["status"] == "cancelled"
+    assert client.post(task["urls"]["cancel"], headers=account.headers).status_code == 409
+    events = client.get(task["urls"]["events"], headers=account.headers)
+    last = [line for line in events.text.splitlines() if line.startswith("data:")][-1]
+    assert json.loads(last[5:])["status_value"] == "cancelled"
+
+
+def test_task_list_is_paginated_newest_first(client, make_user):
+    account = make_user()
+    ids = [post_task(client, account).json()["id"] for _ in range(3)]
+    page = client.get("/api/v1/tasks?limit=2", headers=account.headers).json()
+    assert page["total"] == 3 and [t["id"] for t in page["items"]] == ids[::-1][:2]
+    rest = client.get("/api/v1/tasks?limit=2&offset=2", headers=account.headers).json()
+    assert [t["id"] for t in rest["items"]] == ids[:1]
+
+
+# --- scripts, voices, templates, health ------------------------------------------------------------
+
+
+def test_scripts_crud_and_submit_by_id(client, make_user, settings):
+    account = make_user()
+    created = client.post("/api/v1/scripts", json={"title": "One", "content": script()}, headers=account.headers)
+    assert created.status_code == 201
+    sid = created.json()["id"]
+    updated = client.put(f"/api/v1/scripts/{sid}", json={"title": "Two", "content": script(3)},
+                         headers=account.headers).json()
+    assert updated["title"] == "Two" and "Line number 2" in updated["content"]
+    assert [s["id"] for s in client.get("/api/v1/scripts", headers=account.headers).json()["items"]] == [sid]
+    task = client.post("/api/v1/tasks", json={"script_id": sid}, headers=account.headers)
+    assert task.status_code == 202 and task.json()["segments"] == 3
+    assert client.delete(f"/api/v1/scripts/{sid}", headers=account.headers).status_code == 409  # a task uses it
+    other = client.post("/api/v1/scripts", json={"content": script()}, headers=account.headers).json()["id"]
+    assert client.delete(f"/api/v1/scripts/{other}", headers=account.headers).status_code == 204
+    assert client.get(f"/api/v1/scripts/{other}", headers=account.headers).status_code == 404
+
+
+def test_voices_and_a_cached_preview(client, make_user, settings):
+    account = make_user()
+    voices = client.get("/api/v1/voices", headers=account.headers).json()
+    assert {"en-joe", "en-espeak-f", "zh-espeak-m"} <= {v["id"] for v in voices}
+    first = client.get("/api/v1/voices/en-espeak-f/preview", headers=account.headers)
+    assert first.status_code == 200 and first.headers["content-type"] == "audio/wav"
+    cached = list(settings.previews_dir.glob("*.wav"))
+    again = client.get("/api/v1/voices/en-espeak-f/preview", headers=account.headers)
+    assert again.content == first.content and list(settings.previews_dir.glob("*.wav")) == cached
+    import io
+
+    audio, rate = sf.read(io.BytesIO(first.content))
+    assert rate == 44100 and 0.5 < len(audio) / rate < 10
+    assert client.get("/api/v1/voices/../../etc/passwd/preview", headers=account.headers).status_code == 404
+    assert client.get("/api/v1/voices/nope/preview", headers=account.headers).status_code == 404
+
+
+def test_templates_are_listed(client, make_user):
+    names = {t["name"] for t in client.get("/api/v1/templates", headers=make_user().headers).json()}
+    assert {"podcast", "drama"} <= names
+
+
+def test_health_readiness_metrics_and_openapi(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"] == {"redis": "ok", "postgres": "ok", "dora": "ok"}
+    metrics = client.get("/metrics").text
+    assert "dramaflow_http_requests_total" in metrics
+    spec = client.get("/openapi.json").json()
+    assert {"/api/v1/tasks", "/api/v1/tasks/{task_id}/events", "/api/v1/tasks/{task_id}/audio"} <= set(spec["paths"])
