@@ -7,7 +7,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 DEMO   ?= scripts/the-lighthouse.md
 OUT    ?= out/the-lighthouse.mp3
 
-.PHONY: demo test bench lint setup clean dataflows
+.PHONY: demo test bench lint setup clean dataflows postgres-binaries
 
 setup: $(STAMP)
 
@@ -21,8 +21,15 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/dramaflow render $(DEMO) -o $(OUT)
 
-test: $(STAMP)
+# The service tests start throwaway PostgreSQL and Redis servers (Redis comes with the dev extra);
+# PostgreSQL's binaries are installed from Debian's packages when this machine has none.
+test: $(STAMP) postgres-binaries
 	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
+
+postgres-binaries:
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  { echo "installing PostgreSQL server binaries (apt-get install postgresql)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest -s -p no:xdist -m bench tests/bench

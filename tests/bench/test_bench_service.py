@@ -1,0 +1,76 @@
+"""Benchmark (``make bench``): the control service on real PostgreSQL, Redis and dora.
+
+- Throughput: N demo-script tasks submitted at once to one worker process rendering 2 at a time
+  (the default), wall time until all are completed → tasks per hour.
+- Status polling latency (GET /api/v1/tasks/{id}) from 4 client threads while those renders run:
+  p50 / p99 in milliseconds.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from control_api import accounts
+from control_api.db import session_scope
+from tests.control_api.service.conftest import Workers, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.bench
+TASKS = 4
+POLLERS = 4
+
+
+def test_bench_tasks_per_hour_and_polling_latency(settings, api_url, tmp_path):
+    with session_scope(settings.database_url) as session:
+        user, key = accounts.create_user(session, f"bench-{time.monotonic_ns()}")
+        accounts.grant(session, user.name, 10**6)
+    headers = {"Authorization": f"Bearer {key}"}
+    demo = (ROOT / "scripts" / "the-lighthouse.md").read_text(encoding="utf-8")
+    pool = Workers(settings, tmp_path)
+    pool.start(concurrency=2)
+    latencies: list[float] = []
+    stop = threading.Event()
+    try:
+        with httpx.Client(base_url=api_url, headers=headers, timeout=120) as client:
+            started = time.perf_counter()
+            ids = [client.post("/api/v1/tasks", json={"script": demo, "template": "drama"}).json()["id"]
+                   for _ in range(TASKS)]
+
+            def poll(task_id: str) -> None:
+                with httpx.Client(base_url=api_url, headers=headers, timeout=30) as c:
+                    while not stop.is_set():
+                        t0 = time.perf_counter()
+                        c.get(f"/api/v1/tasks/{task_id}").raise_for_status()
+                        latencies.append(time.perf_counter() - t0)
+
+            threads = [threading.Thread(target=poll, args=(ids[i % TASKS],)) for i in range(POLLERS)]
+            for t in threads:
+                t.start()
+
+            def all_done() -> bool:
+                states = [client.get(f"/api/v1/tasks/{i}").json()["status"] for i in ids]
+                assert "failed" not in states
+                return all(s == "completed" for s in states)
+
+            wait_for(all_done, timeout_s=1800, what="every bench task completed")
+            elapsed = time.perf_counter() - started
+            stop.set()
+            for t in threads:
+                t.join()
+            audio_s = sum(client.get(f"/api/v1/tasks/{i}").json()["duration_s"] for i in ids)
+    finally:
+        stop.set()
+        pool.stop_all()
+    ms = sorted(x * 1000 for x in latencies)
+    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+    print(f"\nservice: {TASKS} demo tasks (drama template, {audio_s / TASKS:.1f} s of audio each), one worker "
+          f"rendering 2 at a time: {elapsed:.1f} s → {TASKS / elapsed * 3600:.0f} tasks/hour "
+          f"({audio_s / elapsed:.2f} s of audio per second)")
+    print(f"status polling under that load, {POLLERS} threads, {len(ms)} requests: "
+          f"p50 {statistics.median(ms):.1f} ms, p99 {p99:.1f} ms")
