@@ -99,12 +99,14 @@ class Workers:
     settings: ServiceSettings
     folder: Path
     procs: list[subprocess.Popen] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # extra environment for the next start()
 
     def start(self, concurrency: int = 2) -> subprocess.Popen:
         log = self.folder / f"worker-{len(self.procs)}.log"
         with open(log, "wb") as out:
             proc = subprocess.Popen([str(BIN / "dramaflow"), "worker", "--concurrency", str(concurrency)],
-                                    env=service_env(self.settings), stdout=out, stderr=subprocess.STDOUT)
+                                    env=service_env(self.settings, **self.env), stdout=out,
+                                    stderr=subprocess.STDOUT)
         self.procs.append(proc)
         return proc
 

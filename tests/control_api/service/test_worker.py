@@ -183,6 +183,36 @@ def test_the_time_limit_fails_the_task_and_stops_everything(client, make_user, s
     assert charges(settings, task["id"]) == []
 
 
+def test_a_transient_failure_is_retried_once_and_charged_once(client, make_user, settings, workers, tmp_path):
+    hook = Path(__file__).parent / "fail_once_hook"
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    workers.env = {"PYTHONPATH": str(hook), "DRAMAFLOW_TEST_FAIL_ONCE_DIR": str(markers)}
+    workers.start(concurrency=1)
+    account = make_user(credits=100)
+    task = submit(client, account, script(2))
+    events = sse(client, account, task["urls"]["events"])
+    statuses = [d["status_value"] for _, e, d in events if e == "status"]
+    assert statuses == ["queued", "running", "queued", "running", "completed"]
+    assert "injected by the test" in [d for _, e, d in events if e == "status"][2]["error"]
+    assert (markers / task["id"]).exists()
+    final = status(client, account, task)
+    assert final["status"] == "completed" and final["retry_count"] == 1
+    assert len(charges(settings, task["id"])) == 1
+
+
+def test_a_second_transient_failure_fails_the_task_uncharged(client, make_user, settings, workers, tmp_path):
+    hook = Path(__file__).parent / "fail_once_hook"
+    workers.env = {"PYTHONPATH": str(hook), "DRAMAFLOW_TEST_FAIL_ONCE_DIR": str(tmp_path / "none")}
+    workers.start(concurrency=1)  # the marker folder does not exist: writing the marker fails every time
+    account = make_user(credits=100)
+    task = submit(client, account, script(2))
+    final = sse(client, account, task["urls"]["events"])[-1][2]
+    assert final["status_value"] == "failed"
+    assert status(client, account, task)["retry_count"] == 1
+    assert charges(settings, task["id"]) == []
+
+
 def test_sweep_removes_old_task_folders_and_expired_audio(settings, make_user):
     old = settings.tasks_dir / "old-task"
     fresh = settings.tasks_dir / "fresh-task"
