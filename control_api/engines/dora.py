@@ -292,6 +292,9 @@ class DoraEngine:
         for path in sorted((task_dir / "errors").glob("*.json")):
             records.append(json.loads(path.read_text(encoding="utf-8")))
         causes = sorted((r for r in records if r["type"] != "UpstreamClosed"), key=lambda r: r["ts"])
+        if state == "Vanished":  # the daemon died: node errors (broken pipes) are consequences
+            seen = f"; nodes reported: {causes[0]['message'][:300]}" if causes else ""
+            return DramaflowError(f"dataflow {dataflow} vanished: the dora daemon stopped{seen}")
         if causes:
             return _exception(causes[0])
         logs = _stderr_tail(task_dir / "out" / dataflow)
