@@ -7,6 +7,7 @@ Exit codes: 0 success; 2 the script or the options are wrong (the message names 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -186,11 +187,12 @@ def check(
     voice: VoiceOpt = None,
 ) -> None:
     """Parse SCRIPT and show who says what, without rendering anything."""
-    from nodes.common.voices import load_voices
+    from nodes.common.voices import load_voices, providers_from_env
     from nodes.segmenter.core import parse_script
 
     try:
-        plan = parse_script(_read_script(script), load_voices(), voice_config=_voice_map(voice))
+        plan = parse_script(_read_script(script), load_voices(), voice_config=_voice_map(voice),
+                            provider_available=providers_from_env(os.environ))
     except ScriptError as exc:
         raise _fail(f"{script}: {exc}", 2) from None
     except ConfigError as exc:
@@ -267,7 +269,7 @@ def ambience_generate(
 
 
 def _write_wav_atomically(path: Path, audio: Any, sample_rate: int) -> None:
-    import os
+
     import tempfile
 
     import soundfile as sf
@@ -349,16 +351,16 @@ def templates_render(
     the README's set-up.
     """
     import json as _json
-    import os
 
     from control_api.templates import TaskPaths, node_commands, render
-    from nodes.common.voices import load_voices
+    from nodes.common.voices import load_voices, providers_from_env
     from nodes.segmenter.core import parse_script
 
     folder = (dataflow.parent if dataflow else Path.cwd()).resolve()
     voices = _voice_map(voice)
     try:
-        plan = parse_script(_read_script(script), load_voices(), voice_config=voices)
+        plan = parse_script(_read_script(script), load_voices(), voice_config=voices,
+                            provider_available=providers_from_env(os.environ))
     except (ScriptError, ConfigError) as exc:
         raise _fail(f"{script}: {exc}", 2) from None
     rel = lambda p: os.path.relpath(Path(p).resolve(), folder)  # noqa: E731

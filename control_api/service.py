@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -14,7 +15,7 @@ from control_api.engines.base import SETTING_GROUPS, RenderOptions
 from control_api.settings import ServiceSettings
 from control_api.templates import stage_settings, template_names
 from nodes.common.errors import ConfigError, DramaflowWarning
-from nodes.common.voices import VoiceLibrary, load_voices
+from nodes.common.voices import VoiceLibrary, load_voices, providers_from_env
 from nodes.segmenter.core import parse_script
 
 
@@ -56,7 +57,7 @@ def validate(settings: ServiceSettings, script: str, template: str, voice_config
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DramaflowWarning)
         plan = parse_script(script, library_for(settings.voices_file), voice_config=render.voice_config,
-                            config=stages.segmenter)
+                            config=stages.segmenter, provider_available=providers_from_env(os.environ))
     segments = plan.segments
     notes = [str(w.message) for w in caught if issubclass(w.category, DramaflowWarning)] + list(plan.warnings)
     return Validated(title=plan.title, chars=sum(len(s.text) for s in segments), segments=len(segments),

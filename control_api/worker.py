@@ -265,7 +265,7 @@ async def _startup(ctx: dict[str, Any]) -> None:
     settings: ServiceSettings = ctx["settings"]
     settings.tasks_dir.mkdir(parents=True, exist_ok=True)
     ctx["engine"] = DoraEngine(library_for(settings.voices_file), workdir=settings.data_dir.resolve() / "dora" /
-                               uuid.uuid4().hex[:8])
+                               uuid.uuid4().hex[:8], daemon_env=node_env(settings))
     ctx["engine"].daemon  # noqa: B018 - start it now, in the main thread
 
 
@@ -273,6 +273,12 @@ async def _shutdown(ctx: dict[str, Any]) -> None:
     engine = ctx.get("engine")
     if engine is not None:
         await asyncio.to_thread(engine.close)
+
+
+def node_env(settings: ServiceSettings) -> dict[str, str]:
+    """What the worker adds to its nodes' environment: the shared rate limit lives in the service's Redis,
+    the segment cache under its data folder (unless DRAMAFLOW_CACHE_DIR says otherwise)."""
+    return {"DRAMAFLOW_REDIS_URL": settings.redis_url, "DRAMAFLOW_DATA_DIR": str(settings.data_dir.resolve())}
 
 
 def redis_settings(url: str) -> RedisSettings:

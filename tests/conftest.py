@@ -14,3 +14,20 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def library() -> VoiceLibrary:
     return load_voices(ROOT / "voices.yaml")
+
+
+@pytest.fixture(scope="session")
+def fake_t2a_server():
+    """One fake MiniMax T2A server per test process (a real HTTP server on loopback)."""
+    from tests.fakes import FakeT2A
+
+    server = FakeT2A()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fake_t2a(fake_t2a_server):
+    """The fake T2A server with an empty log, no faults, a generous rate limit and no latency."""
+    fake_t2a_server.reset()
+    return fake_t2a_server

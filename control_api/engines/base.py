@@ -75,6 +75,8 @@ class RenderReport:
     warnings: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     tts_backends: dict[str, int] = field(default_factory=dict)  # backend → segments it spoke
+    # API requests (retries included), cache_hits / cache_misses, usage_characters (billed): tts_summary
+    tts: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -6,9 +6,10 @@ Same inputs and seed give the same samples as the dora path (the stages are the 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -20,27 +21,51 @@ from control_api.templates import stage_settings
 from nodes.ambience.backends.base import get_backend
 from nodes.ambience.core import ambience_stage
 from nodes.common.errors import DramaflowWarning
-from nodes.common.voices import VoiceLibrary, load_voices
+from nodes.common.voices import VoiceLibrary, load_voices, providers_from_env
 from nodes.effects.core import process_dialogue
 from nodes.effects.stage import utterance_effects
 from nodes.mixer.core import mix
 from nodes.output.core import write_outputs
 from nodes.segmenter.core import parse_script, plan_seed
-from nodes.tts.core import load_synthesizers, providers_in, synthesize_all
+from nodes.tts.backends.base import Speech, Synthesizer
+from nodes.tts.core import (
+    RetryPolicy,
+    clip_stats,
+    close_synthesizers,
+    load_synthesizers,
+    providers_in,
+    speech_cache,
+    synthesize_all,
+    tts_summary,
+)
+
+# Backends kept loaded between renders (models); the others are made per render, in its event loop.
+REUSABLE_PROVIDERS = frozenset({"piper", "espeak"})
 
 
 class DirectEngine:
     name = "direct"
 
-    def __init__(self, library: VoiceLibrary | None = None, *, template: str | None = "drama") -> None:
+    def __init__(self, library: VoiceLibrary | None = None, *, template: str | None = "drama",
+                 env: Mapping[str, str] | None = None) -> None:
         self.library = library or load_voices()
         self.template = template  # None: use RenderOptions as given, without a template
-        self._synthesizers: dict = {}
+        self.env = dict(os.environ if env is None else env)  # MINIMAX_*, DRAMAFLOW_CACHE_DIR, …
+        self._synthesizers: dict[str, Synthesizer] = {}
 
-    def _synths(self, providers: set[str]) -> dict:
-        missing = providers - set(self._synthesizers)
-        self._synthesizers.update(load_synthesizers(missing))
-        return {p: self._synthesizers[p] for p in providers}
+    async def _speak(self, plan, seed: int, sample_rate: int, retry: RetryPolicy, emit: ProgressCallback) -> list[Speech]:
+        providers = providers_in(plan)
+        kept = providers & REUSABLE_PROVIDERS
+        self._synthesizers.update(load_synthesizers(kept - set(self._synthesizers)))
+        fresh = load_synthesizers(providers - kept, env=self.env, sample_rate=sample_rate)
+        try:
+            return await synthesize_all(
+                plan, {**{p: self._synthesizers[p] for p in kept}, **fresh}, seed=seed, sample_rate=sample_rate,
+                retry=retry, cache=speech_cache(self.env),
+                on_progress=lambda d, t, m: emit(ProgressEvent("tts", d, t, m)),
+            )
+        finally:
+            await close_synthesizers(fresh)
 
     def close(self) -> None:
         for synth in self._synthesizers.values():
@@ -58,14 +83,11 @@ class DirectEngine:
         with _collect_warnings() as caught:
             with _stage("segmenter", seconds, emit):
                 plan = parse_script(script, self.library, voice_config=options.voice_config,
-                                    config=settings.segmenter)
+                                    config=settings.segmenter, provider_available=providers_from_env(self.env))
             seed = plan_seed(plan, options.seed)
             with _stage("tts", seconds, emit, len(plan.segments)):
-                synths = self._synths(providers_in(plan))
-                clips = asyncio.run(synthesize_all(
-                    plan, synths, seed=seed, sample_rate=settings.layout.sample_rate, retry=settings.retry,
-                    on_progress=lambda d, t, m: emit(ProgressEvent("tts", d, t, m)),
-                ))
+                clips = asyncio.run(self._speak(plan, seed, settings.layout.sample_rate, settings.retry, emit))
+            tts = tts_summary(clip_stats(clip) for clip in clips)
             sr = settings.layout.sample_rate
             with _stage("effects", seconds, emit, len(clips)):
                 effects = utterance_effects(plan)
@@ -91,7 +113,7 @@ class DirectEngine:
                     extra_report={"engine": self.name, "seed": seed, "lufs": mixed.lufs,
                                   "true_peak_dbtp": mixed.true_peak_dbtp,
                                   "warnings": [*plan.warnings, *_messages(caught)],
-                                  "tts_backends": _backend_counts(clips)},
+                                  "tts": tts},
                 )
         return RenderReport(
             title=plan.title, duration_s=written.duration_s, lufs=written.wav_lufs,
@@ -100,15 +122,8 @@ class DirectEngine:
             segments=len(plan.segments), cues=len(plan.cues), seed=seed, engine=self.name,
             stage_seconds=seconds, warnings=[*plan.warnings, *_messages(caught)],
             files={k: str(v) for k, v in asdict(written.files).items()},
-            tts_backends=_backend_counts(clips),
+            tts_backends=dict(tts["backends"]), tts=tts,
         )
-
-
-def _backend_counts(clips) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for clip in clips:
-        counts[clip.backend] = counts.get(clip.backend, 0) + 1
-    return counts
 
 
 @contextmanager

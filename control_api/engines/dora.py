@@ -39,8 +39,9 @@ from nodes.common.errors import (
     ScriptError,
     TransientBackendError,
 )
-from nodes.common.voices import VoiceLibrary, load_voices
+from nodes.common.voices import VoiceLibrary, load_voices, providers_from_env
 from nodes.segmenter.core import parse_script
+from nodes.tts.cache import cache_dir_from_env
 
 POLL_S = 0.2
 READY_TIMEOUT_S = 20.0
@@ -163,7 +164,10 @@ class DoraEngine:
     def __init__(self, library: VoiceLibrary | None = None, *, workdir: Path | None = None,
                  template: str = "drama", daemon_env: dict[str, str] | None = None) -> None:
         self.library = library or load_voices()
-        self.daemon_env = daemon_env
+        env = {**os.environ, **(daemon_env or {})}
+        # nodes inherit the daemon's environment: MINIMAX_* reach the tts node from there, never via YAML
+        self.daemon_env = {**(daemon_env or {}), "DRAMAFLOW_CACHE_DIR": str(cache_dir_from_env(env))}
+        self.provider_available = providers_from_env(env)
         self.template = template
         self._owns_workdir = workdir is None
         self._workdir = workdir or Path(tempfile.mkdtemp(prefix="dramaflow-dora-"))
@@ -202,7 +206,8 @@ class DoraEngine:
         """Render through dora. Script errors are raised before anything starts, like the DirectEngine."""
         template = template or self.template
         settings = stage_settings(template, options.settings)  # bad settings fail here, before dora starts
-        plan = parse_script(script, self.library, voice_config=options.voice_config, config=settings.segmenter)
+        plan = parse_script(script, self.library, voice_config=options.voice_config, config=settings.segmenter,
+                            provider_available=self.provider_available)
         task_id = task_id or str(uuid.uuid4())
         task_dir = Path(task_dir or self._workdir / "tasks" / task_id).resolve()
         self.last_task_dir = task_dir
@@ -348,7 +353,8 @@ def _report(task_dir: Path, records: list[dict], engine: str) -> RenderReport:
         segments=segments, cues=len(timeline["cues"]), seed=int(timeline["report"]["seed"]), engine=engine,
         stage_seconds={stage: round(max(ts) - min(ts), 3) for stage, ts in spans.items()},
         warnings=[r["message"] for r in records if r.get("level") == "warn"],
-        files=written["files"], tts_backends=dict(timeline["report"].get("tts_backends", {})),
+        files=written["files"], tts_backends=dict(timeline["report"]["tts"]["backends"]),
+        tts=timeline["report"]["tts"],
     )
 
 

@@ -20,6 +20,7 @@ from nodes.common.runtime import Runner, Stream, audio_value, json_from, json_va
 from nodes.common.settings import config_from_env
 from nodes.common.types import Plan
 from nodes.mixer.layout import LayoutConfig
+from nodes.tts.core import tts_summary
 
 
 def main() -> None:
@@ -49,11 +50,9 @@ def main() -> None:
         notes = [str(w.message) for w in caught if issubclass(w.category, DramaflowWarning)]
         for note in notes:
             runner.warn(note)
-        backends: dict[str, int] = {}
-        for _, metadata in durations.items.values():
-            backends[metadata[C.BACKEND]] = backends.get(metadata[C.BACKEND], 0) + 1
+        tts = tts_summary(metadata for _, metadata in durations.items.values())
         runner.send(C.TIMELINE, json_value({"timeline": scene.timeline.to_dict(), "seed": seed,
-                                            "warnings": [*plan.warnings, *notes], "tts_backends": backends}))
+                                            "warnings": [*plan.warnings, *notes], "tts": tts}))
         clips = [("ambience", i, a) for i, a in sorted(scene.beds.items())] + \
                 [("sfx", i, a) for i, a in sorted(scene.sfx.items())]
         chunk = seconds_to_samples(C.MIX_CHUNK_S, layout_config.sample_rate)  # dora caps a message at 64 MiB

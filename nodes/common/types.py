@@ -54,6 +54,10 @@ class Segment:
     index: int  # position inside its utterance
     text: str
     line: int
+    # Inline ``[pause: s]`` marks: (character offset into ``text``, seconds) inside this segment (only for
+    # providers that pause within one request, e.g. MiniMax ``<#s#>``), and a pause after its end.
+    pauses: tuple[tuple[int, float], ...] = ()
+    pause_after_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,7 @@ class Plan:
     events: tuple[Event, ...]
     warnings: tuple[str, ...] = ()
     front_matter: tuple[tuple[str, Any], ...] = ()
+    pronunciation: tuple[str, ...] = ()  # front matter ``pronunciation:`` entries, "word/(replacement)"
 
     @property
     def segments(self) -> tuple[Segment, ...]:
@@ -124,7 +129,7 @@ class Plan:
             return VoiceSettings(**{**d, "options": _tuples(d.get("options", ()))})
 
         def seg(d: dict[str, Any]) -> Segment:
-            return Segment(**d)
+            return Segment(**{**d, "pauses": tuple((int(o), float(s)) for o, s in d.get("pauses", ()))})
 
         return cls(
             title=data["title"],
@@ -139,6 +144,7 @@ class Plan:
             events=tuple(Event(**e) for e in data["events"]),
             warnings=tuple(data.get("warnings", ())),
             front_matter=_tuples(data.get("front_matter", ())),
+            pronunciation=tuple(data.get("pronunciation", ())),
         )
 
 

@@ -20,6 +20,7 @@ from nodes.common.types import VoiceSettings
 
 Provider = Literal["piper", "espeak", "minimax"]
 OFFLINE_PROVIDERS: frozenset[str] = frozenset({"piper", "espeak"})
+PROVIDER_KEYS: dict[str, str] = {"minimax": "MINIMAX_API_KEY"}  # a paid provider is available when its key is set
 VOICE_EFFECTS: tuple[str, ...] = ("telephone", "radio", "room", "hall")
 EMOTIONS: tuple[str, ...] = (
     "happy", "sad", "angry", "fearful", "disgusted", "surprised", "calm", "fluent", "whisper",
@@ -50,6 +51,15 @@ class VoiceParams(BaseModel):
     gain_db: float = Field(0.0, ge=OVERRIDE_RANGES["gain_db"][0], le=OVERRIDE_RANGES["gain_db"][1])
     pan: float = Field(0.0, ge=-1.0, le=1.0)
     effect: str | None = None
+    pronunciation: tuple[str, ...] | None = None  # MiniMax pronunciation_dict entries, "word/(replacement)"
+
+    @field_validator("pronunciation")
+    @classmethod
+    def _pronunciation_entries(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for entry in value or ():
+            if "/" not in entry or not entry.split("/", 1)[0].strip() or not entry.split("/", 1)[1].strip():
+                raise ValueError(f"pronunciation entry {entry!r} is not 'word/replacement'")
+        return value
 
     @field_validator("effect")
     @classmethod
@@ -74,6 +84,17 @@ class VoiceEntry(BaseModel):
     aliases: tuple[str, ...] = ()
     fallback: str | None = None
     params: VoiceParams = VoiceParams()
+
+    @field_validator("provider_voice")
+    @classmethod
+    def _voice_id_text(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("provider_voice is empty")
+        return value
+
+    def model_post_init(self, _context: Any) -> None:
+        if self.provider not in OFFLINE_PROVIDERS and not self.provider_voice:
+            raise ValueError(f"provider {self.provider} needs provider_voice (the provider's voice id)")
 
 
 @dataclass(frozen=True)
@@ -225,9 +246,10 @@ def resolve_voice(
     while not provider_available(chosen.provider):
         if chosen.fallback is None:  # unreachable for validated libraries: every chain ends offline
             raise ConfigError(f"voice {requested!r}: provider {chosen.provider} unavailable and no fallback")
+        key = PROVIDER_KEYS.get(chosen.provider)
         notes.append(
-            f"voice {chosen_id!r} needs provider {chosen.provider}, which is not configured; "
-            f"using fallback {chosen.fallback!r}"
+            f"voice {chosen_id!r} needs provider {chosen.provider}, which is not configured"
+            f"{f' (set {key})' if key else ''}; using fallback {chosen.fallback!r}"
         )
         chosen_id, chosen = chosen.fallback, library.get(chosen.fallback)
     params = chosen.params
@@ -251,6 +273,12 @@ def resolve_voice(
 def offline_only(provider: str) -> bool:
     """Provider check for runs without any paid-API configuration."""
     return provider in OFFLINE_PROVIDERS
+
+
+def providers_from_env(env: Mapping[str, str]) -> Callable[[str], bool]:
+    """Provider check for a process environment: offline providers, plus paid ones whose key is set."""
+    configured = {p for p, key in PROVIDER_KEYS.items() if (env.get(key) or "").strip()}
+    return lambda provider: provider in OFFLINE_PROVIDERS or provider in configured
 
 
 def voice_ids(library: VoiceLibrary, provider: str | None = None) -> Iterable[str]:

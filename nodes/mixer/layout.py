@@ -3,7 +3,7 @@
 Rules (all gaps in seconds, configurable in ``LayoutConfig``):
 - between utterances of different speakers: seeded uniform in ``speaker_gap_s`` (0.3–1.2, as MoFA);
 - between utterances of the same speaker: ``paragraph_gap_s``; between segments of one utterance:
-  ``segment_gap_s``;
+  ``segment_gap_s``, or exactly ``s`` after an inline ``[pause: s]`` that ends a segment;
 - ``[pause: s]`` replaces the automatic gap with exactly ``s`` seconds of silence (pauses add up);
 - a new scene (``[ambience: …]``) gets ``scene_lead_s`` before the next line so the bed is heard first;
 - ``[sfx: …]`` starts ``sfx_gap_s`` after what precedes it; with ``wait`` (default) dialogue resumes
@@ -117,7 +117,8 @@ def layout(
             t = start
             for k, seg in enumerate(u.segments):
                 if k:
-                    t = _snap(t + config.segment_gap_s, sr)
+                    before = u.segments[k - 1].pause_after_s  # an inline [pause: s] replaces the gap
+                    t = _snap(t + (before or config.segment_gap_s), sr)
                 end = _snap(t + speech_durations_s[seg.seq], sr)
                 placed.append(PlacedSegment(seq=seg.seq, utterance=u.index, text=seg.text, start_s=t, end_s=end))
                 t = end

@@ -35,7 +35,7 @@ from nodes.segmenter.text import (
     strip_inline_markdown,
 )
 
-FRONT_MATTER_KEYS = ("title", "language", "voices", "narrator", "author", "description", "seed")
+FRONT_MATTER_KEYS = ("title", "language", "voices", "narrator", "author", "description", "seed", "pronunciation")
 NARRATOR_NAMES = ("narrator", "旁白", "叙述者")
 CUE_KINDS = ("ambience", "sfx", "pause")
 AMBIENCE_STOP_WORDS = ("none", "off", "stop", "silence")
@@ -43,6 +43,16 @@ MAX_PAUSE_S = 60.0
 
 # Segment limits in characters, per language; "default" for the rest. CJK packs more per character.
 DEFAULT_MAX_CHARS: dict[str, int] = {"zh": 80, "ja": 80, "ko": 120, "default": 240}
+# Per provider, winning over the language limits: a paid API counts requests, not characters, so whole
+# utterances go in one request up to this length (MiniMax accepts < 10,000).
+DEFAULT_PROVIDER_MAX_CHARS: dict[str, int] = {"minimax": 3000}
+# Providers that pause inside one request (MiniMax ``<#s#>``); others get one segment per side of a pause.
+INLINE_PAUSE_PROVIDERS = frozenset({"minimax"})
+# An inline ``[pause: s]`` travels inside paragraph text as PAUSE_OPEN seconds@line PAUSE_CLOSE.
+PAUSE_OPEN, PAUSE_CLOSE = "\ue000", "\ue001"
+_INLINE_PAUSE = re.compile(r"\[\s*pause\s*:\s*([^\]]*)\]", re.IGNORECASE)
+_PAUSE_MARK = re.compile(PAUSE_OPEN + r"([^@]*)@(\d+)" + PAUSE_CLOSE)
+_PRONUNCIATION = re.compile(r"^[^/\s][^/]*/\S.*$")
 
 CUE_PARAMS: dict[str, dict[str, type]] = {
     "ambience": {"gain_db": float, "fade_s": float, "reverb": str, "seed": int},
@@ -75,8 +85,11 @@ class SegmenterConfig:
 
     max_chars: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_MAX_CHARS))
     pack: bool = True
+    provider_max_chars: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_PROVIDER_MAX_CHARS))
 
-    def limit(self, language: str) -> int:
+    def limit(self, language: str, provider: str | None = None) -> int:
+        if provider is not None and provider in self.provider_max_chars:
+            return int(self.provider_max_chars[provider])
         return int(self.max_chars.get(language, self.max_chars.get("default", 240)))
 
 
@@ -192,8 +205,21 @@ def _front_matter(lines: list[str]) -> tuple[int, dict[str, Any]]:
             raise ScriptError(f"front matter '{key}' must be text", _key_line(lines, key, 1, i))
     if "seed" in data and (isinstance(data["seed"], bool) or not isinstance(data["seed"], int)):
         raise ScriptError("front matter 'seed' must be a whole number", _key_line(lines, "seed", 1, i))
+    if "pronunciation" in data:
+        data["pronunciation"] = _pronunciation(data["pronunciation"], _key_line(lines, "pronunciation", 1, i))
     data["_end"] = i
     return i + 1, data
+
+
+def _pronunciation(value: Any, line: int) -> tuple[str, ...]:
+    """Front matter ``pronunciation:``: a list of "word/(replacement)" entries (MiniMax pronunciation_dict)."""
+    hint = "write a list like 'pronunciation: [\"omg/oh my god\", \"处理/(chu3)(li3)\"]'"
+    if not isinstance(value, list):
+        raise ScriptError("front matter 'pronunciation' must be a list of 'word/replacement' entries", line, hint)
+    for entry in value:
+        if not isinstance(entry, str) or not _PRONUNCIATION.match(entry.strip()):
+            raise ScriptError(f"pronunciation entry {entry!r} is not 'word/replacement'", line, hint)
+    return tuple(entry.strip() for entry in value)
 
 
 def _key_line(lines: list[str], key: str, start: int, end: int) -> int:
@@ -448,7 +474,7 @@ def _start_paragraph(state: _State, number: int, speaker: str, emotion: str | No
     paragraph.params = params
     state.last_speaker = speaker
     if text.strip():
-        paragraph.text = _clean(text)
+        paragraph.text = _clean(text, number)
         state.paragraph = paragraph
     else:
         state.awaiting_text = paragraph  # MoFA style: 【大牛】 alone, the text on the next lines
@@ -476,11 +502,11 @@ def _line_params(text: str, number: int) -> tuple[str, dict[str, Any]]:
 def _text_line(state: _State, number: int, line: str, narrator: str | None) -> None:
     text = strip_block_markers(line)
     if state.paragraph is not None:
-        state.paragraph.text = join_lines(state.paragraph.text, _clean(text))
+        state.paragraph.text = join_lines(state.paragraph.text, _clean(text, number))
         return
     if state.awaiting_text is not None:
         paragraph, state.awaiting_text = state.awaiting_text, None
-        paragraph.text = _clean(text)
+        paragraph.text = _clean(text, number)
         state.paragraph = paragraph
         return
     speaker = narrator or state.last_speaker
@@ -488,19 +514,54 @@ def _text_line(state: _State, number: int, line: str, narrator: str | None) -> N
         raise ScriptError("text has no speaker", number,
                           "start the line with a speaker ('Name: text' or '【Name】text'), "
                           "or set 'narrator: Name' in the front matter")
-    state.paragraph = _Paragraph(speaker=speaker, emotion=None, line=number, text=_clean(text), explicit=False)
+    state.paragraph = _Paragraph(speaker=speaker, emotion=None, line=number, text=_clean(text, number),
+                                 explicit=False)
 
 
-def _clean(text: str) -> str:
-    return normalize_whitespace(strip_inline_markdown(text))
+def _clean(text: str, number: int) -> str:
+    """Inline Markdown reduced to words; inline ``[pause: s]`` kept as a marker (see ``_split_pauses``)."""
+
+    def mark(m: re.Match[str]) -> str:
+        seconds = _number(m.group(1), number, "pause length")
+        if not 0 < seconds <= MAX_PAUSE_S:
+            raise ScriptError(f"pause of {m.group(1).strip()} s is out of range", number,
+                              f"use a number of seconds above 0 and at most {MAX_PAUSE_S:g}, e.g. [pause: 0.8]")
+        return f" {PAUSE_OPEN}{seconds!r}@{number}{PAUSE_CLOSE} "
+
+    return normalize_whitespace(strip_inline_markdown(_INLINE_PAUSE.sub(mark, text)))
+
+
+def _split_pauses(text: str, line: int) -> tuple[str, list[tuple[int, float]]]:
+    """Paragraph text without pause markers, and the pauses as (offset into that text, seconds).
+
+    A pause must sit between words; pauses with nothing speakable between them add up."""
+    pieces = _PAUSE_MARK.split(text)  # text, seconds, line, text, seconds, line, ..., text
+    clean = pieces[0].strip()
+    pauses: list[tuple[int, float]] = []
+    for k in range(1, len(pieces), 3):
+        seconds, where, after = float(pieces[k]), int(pieces[k + 1]), pieces[k + 2].strip()
+        if not is_speakable(clean):
+            raise ScriptError("an inline [pause] must sit between words; nothing is said before this one",
+                              where, "to pause before the line, put [pause: s] on its own line above it")
+        if pauses and pauses[-1][0] == len(clean):
+            seconds += pauses.pop()[1]
+            if seconds > MAX_PAUSE_S:
+                raise ScriptError(f"pauses in a row add up to {seconds:g} s", where,
+                                  f"keep a pause at most {MAX_PAUSE_S:g} s")
+        pauses.append((len(clean), seconds))
+        clean = join_lines(clean, after)
+    if pauses and not is_speakable(clean[pauses[-1][0]:]):
+        raise ScriptError("an inline [pause] must sit between words; nothing is said after this one",
+                          line, "to pause after the line, put [pause: s] on its own line below it")
+    return clean, pauses
 
 
 def _end_paragraph(state: _State) -> None:
     paragraph, state.paragraph = state.paragraph, None
     if paragraph is None:
         return
-    if not is_speakable(paragraph.text):
-        raise ScriptError(f"nothing to say in {paragraph.text!r}", paragraph.line,
+    if not is_speakable(_PAUSE_MARK.sub(" ", paragraph.text)):
+        raise ScriptError(f"nothing to say in {_PAUSE_MARK.sub(' ', paragraph.text).strip()!r}", paragraph.line,
                           "give the line some words, or remove it")
     state.events.append(("utterance", paragraph))
     state.content_seen = True
@@ -546,11 +607,12 @@ def _build_plan(
             chapters.append(Chapter(index=len(chapters), title=item.title, line=item.line, level=item.level))
             events.append(Event("chapter", len(chapters) - 1))
     title = str(front.get("title") or state.title or "Untitled")
-    fm = {k: v for k, v in front.items() if k not in ("_end", "voices")}
+    fm = {k: v for k, v in front.items() if k not in ("_end", "voices", "pronunciation")}
     return Plan(
         title=title, language=str(language), speakers=tuple(sorted(speakers.items())),
         utterances=tuple(utterances), cues=tuple(cues), chapters=tuple(chapters), events=tuple(events),
         warnings=tuple(notes), front_matter=tuple(sorted((k, _plain(v)) for k, v in fm.items())),
+        pronunciation=tuple(front.get("pronunciation", ())),
     )
 
 
@@ -591,13 +653,48 @@ def _utterance(index: int, p: _Paragraph, voice: VoiceSettings, first_seq: int, 
     overrides = {k: float(v) for k, v in params.items() if k in ("gain_db", "speed", "pitch", "pan")}
     if overrides:
         voice = voice.replace(**overrides)
-    spans = split_spans(p.text, config.limit(voice.language), pack=config.pack)
+    text, pauses = _split_pauses(p.text, p.line)
+    pieces = _pieces(text, pauses, config.limit(voice.language, voice.provider))
+    packed = _pack(pieces, config.limit(voice.language, voice.provider), config.pack,
+                   inline_pauses=voice.provider in INLINE_PAUSE_PROVIDERS)
     segments = tuple(
-        Segment(seq=first_seq + k, utterance=index, index=k, text=p.text[s:e], line=p.line)
-        for k, (s, e) in enumerate(spans)
+        Segment(seq=first_seq + k, utterance=index, index=k, text=text[s:e], line=p.line,
+                pauses=tuple((offset - s, seconds) for offset, seconds in inside), pause_after_s=after)
+        for k, (s, e, inside, after) in enumerate(packed)
     )
-    return Utterance(index=index, speaker=p.speaker, voice=voice, text=p.text, line=p.line,
+    return Utterance(index=index, speaker=p.speaker, voice=voice, text=text, line=p.line,
                      emotion=p.emotion, effect=effect, segments=segments)
+
+
+def _pieces(text: str, pauses: list[tuple[int, float]], limit: int) -> list[tuple[int, int, float]]:
+    """Unpacked spans (start, end, pause after) of ``text``: split between pauses, then by ``split_spans``."""
+    bounds = [0, *(offset for offset, _ in pauses), len(text)]
+    out: list[tuple[int, int, float]] = []
+    for k in range(len(bounds) - 1):
+        a, b = bounds[k], bounds[k + 1]
+        spans = split_spans(text[a:b], limit, pack=False)
+        for j, (s, e) in enumerate(spans):
+            last = j == len(spans) - 1 and k < len(pauses)
+            out.append((a + s, a + e, pauses[k][1] if last else 0.0))
+    return out
+
+
+def _pack(
+    pieces: list[tuple[int, int, float]], limit: int, pack: bool, *, inline_pauses: bool
+) -> list[tuple[int, int, list[tuple[int, float]], float]]:
+    """Merge consecutive pieces while they fit in ``limit`` (a short utterance stays one request).
+
+    A pause between pieces is kept inside the merged segment only for providers that pause in-request;
+    for the others a pause always ends a segment (its ``pause_after_s``)."""
+    out: list[tuple[int, int, list[tuple[int, float]], float]] = []
+    for s, e, pause in pieces:
+        if pack and out:
+            first, last_end, inside, after = out[-1]
+            if e - first <= limit and (after == 0.0 or inline_pauses):
+                out[-1] = (first, e, inside + ([(last_end, after)] if after else []), pause)
+                continue
+        out.append((s, e, [], pause))
+    return out
 
 
 def plan_seed(plan: Plan, override: int | None = None) -> int:

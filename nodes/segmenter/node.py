@@ -13,7 +13,7 @@ from pathlib import Path
 from nodes.common import contract as C
 from nodes.common.runtime import Runner, json_value
 from nodes.common.settings import config_from_env
-from nodes.common.voices import load_voices
+from nodes.common.voices import load_voices, providers_from_env
 from nodes.effects.stage import utterance_effects
 from nodes.segmenter.core import SegmenterConfig, parse_script, plan_seed
 from nodes.tts.core import requests_for
@@ -31,7 +31,7 @@ def main() -> None:
         seed_override = env.get("DRAMAFLOW_SEED")
         runner.progress(0, 1, "parsing")
         plan = parse_script(Path(env[C.ENV_SCRIPT]).read_text(encoding="utf-8"), library,
-                            voice_config=voice_config, config=config)
+                            voice_config=voice_config, config=config, provider_available=providers_from_env(env))
         seed = plan_seed(plan, int(seed_override) if seed_override not in (None, "") else None)
         for note in plan.warnings:
             runner.warn(note)

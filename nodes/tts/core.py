@@ -9,17 +9,21 @@ script line. A segment is never skipped: the stage returns all of them or raises
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
+import os
 import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from nodes.common.audio import MIX_SAMPLE_RATE, as_2d, db_to_gain, resample
-from nodes.common.errors import BackendError, ConfigError, PermanentBackendError, TransientBackendError
+from nodes.common.errors import BackendError, ConfigError, PermanentBackendError, TransientBackendError, warn
 from nodes.common.types import Plan, Segment, Utterance
-from nodes.tts.backends.base import Speech, SynthesisRequest, Synthesizer
+from nodes.tts.backends.base import Cacheable, Speech, SynthesisRequest, Synthesizer
+from nodes.tts.cache import SpeechCache, cache_dir_from_env, cache_enabled
 
 TRIM_THRESHOLD_DBFS = -50.0
 TRIM_KEEP_S = 0.03  # keep a little air around the words so onsets are not clipped
@@ -68,7 +72,8 @@ def requests_for(plan: Plan, seed: int) -> list[SynthesisRequest]:
             out.append(SynthesisRequest(
                 seq=segment.seq, text=segment.text, voice=voice, line=segment.line,
                 emotion=utterance.emotion, seed=segment_seed(seed, segment, utterance),
-                utterance=utterance.index,
+                utterance=utterance.index, language=plan.language, pauses=segment.pauses,
+                pronunciation=plan.pronunciation,
             ))
     return out
 
@@ -81,6 +86,7 @@ async def synthesize_all(
     sample_rate: int = MIX_SAMPLE_RATE,
     retry: RetryPolicy = RetryPolicy(),
     on_progress: ProgressFn | None = None,
+    cache: SpeechCache | None = None,
 ) -> list[Speech]:
     """Synthesize every segment of ``plan``; the result is ordered by ``seq`` and complete."""
     done = 0
@@ -92,7 +98,7 @@ async def synthesize_all(
             on_progress(done, len(plan.segments), f"seq {clip.seq}: {request.text[:40]}")
 
     return await synthesize_requests(requests_for(plan, seed), synthesizers, sample_rate=sample_rate,
-                                     retry=retry, on_clip=progress)
+                                     retry=retry, on_clip=progress, cache=cache)
 
 
 async def synthesize_requests(
@@ -102,12 +108,15 @@ async def synthesize_requests(
     sample_rate: int = MIX_SAMPLE_RATE,
     retry: RetryPolicy = RetryPolicy(),
     on_clip: Callable[[Speech, SynthesisRequest], None] | None = None,
+    cache: SpeechCache | None = None,
 ) -> list[Speech]:
     """Speak every request, keeping each backend's ``max_in_flight`` busy; return clips by ``seq``.
 
     ``on_clip`` runs (in the event loop) as each clip is ready, in completion order: a streaming
-    consumer sends it on at once. Raises ``ConfigError`` when a provider has no backend,
-    ``PermanentBackendError`` (with the script line) when a segment cannot be spoken.
+    consumer sends it on at once. With ``cache``, backends that are ``Cacheable`` are asked only for
+    segments the cache does not hold. A clip's ``notes`` are emitted as ``DramaflowWarning``s. Raises
+    ``ConfigError`` when a provider has no backend, ``PermanentBackendError`` (with the script line)
+    when a segment cannot be spoken; the first failure cancels the requests still in flight.
     """
     missing = sorted({r.voice.provider for r in requests} - set(synthesizers))
     if missing:
@@ -115,8 +124,16 @@ async def synthesize_requests(
     limits = {name: asyncio.Semaphore(max(1, s.max_in_flight)) for name, s in synthesizers.items()}
 
     async def one(request: SynthesisRequest) -> Speech:
-        async with limits[request.voice.provider]:
-            speech = await _with_retries(synthesizers[request.voice.provider], request, retry)
+        backend = synthesizers[request.voice.provider]
+        digest = cache.digest(backend.cache_key(request)) if cache and isinstance(backend, Cacheable) else None
+        speech = cache.get(digest, request.seq, backend.name) if digest else None
+        if speech is None:
+            async with limits[request.voice.provider]:
+                speech = await _with_retries(backend, request, retry)
+            if digest:
+                cache.put(digest, speech)
+        for note in speech.notes:
+            warn(note)
         clip = postprocess(speech, request, request.utterance, sample_rate)
         if on_clip:
             on_clip(clip, request)
@@ -138,6 +155,8 @@ async def _with_retries(backend: Synthesizer, request: SynthesisRequest, retry: 
     for attempt in range(1, retry.attempts + 1):
         try:
             speech = await backend.synthesize(request)
+            if speech.requests:
+                speech = dataclasses.replace(speech, requests=attempt)  # the failed attempts were requests too
         except TransientBackendError:
             if attempt == retry.attempts:
                 raise
@@ -165,10 +184,8 @@ def postprocess(speech: Speech, request: SynthesisRequest, utterance: int, sampl
     if voice.gain_db:
         audio = audio * np.float32(db_to_gain(voice.gain_db))
     audio = fade_edges(resample(audio, speech.sample_rate, sample_rate), sample_rate)
-    return Speech(
-        seq=speech.seq, utterance=utterance, audio=np.ascontiguousarray(audio, dtype=np.float32),
-        sample_rate=sample_rate, backend=speech.backend, usage_characters=speech.usage_characters,
-    )
+    return dataclasses.replace(speech, utterance=utterance, audio=np.ascontiguousarray(audio, dtype=np.float32),
+                               sample_rate=sample_rate)
 
 
 def trim_silence(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -207,7 +224,41 @@ def providers_in(plan: Plan) -> set[str]:
     return {u.voice.provider for u in plan.utterances}
 
 
-def load_synthesizers(providers: Iterable[str]) -> dict[str, Synthesizer]:
+async def close_synthesizers(synthesizers: Mapping[str, Synthesizer]) -> None:
+    """Close every backend in the event loop that used it (HTTP clients are bound to their loop)."""
+    for synth in synthesizers.values():
+        await synth.aclose()
+
+
+def clip_stats(clip: Speech) -> dict[str, Any]:
+    """What the report counts about one clip (travels as dora metadata in the dora engine)."""
+    return {"backend": clip.backend, "cached": clip.cached, "requests": clip.requests,
+            "usage_characters": clip.usage_characters}
+
+
+def tts_summary(stats: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Per-task TTS numbers for the report: segments per backend, API requests (retries included),
+    cache hits and misses (of cacheable backends), billed characters."""
+    out: dict[str, Any] = {"backends": {}, "requests": 0, "cache_hits": 0, "cache_misses": 0, "usage_characters": 0}
+    for row in stats:
+        out["backends"][row["backend"]] = out["backends"].get(row["backend"], 0) + 1
+        out["requests"] += int(row.get("requests", 0))
+        out["usage_characters"] += int(row.get("usage_characters", 0))
+        if row.get("cached"):
+            out["cache_hits"] += 1
+        elif row.get("requests"):
+            out["cache_misses"] += 1
+    return out
+
+
+def speech_cache(env: Mapping[str, str] = os.environ) -> SpeechCache | None:
+    """The segment cache the environment asks for (``DRAMAFLOW_CACHE=off`` disables it)."""
+    return SpeechCache(cache_dir_from_env(env)) if cache_enabled(env) else None
+
+
+def load_synthesizers(
+    providers: Iterable[str], *, env: Mapping[str, str] = os.environ, sample_rate: int = MIX_SAMPLE_RATE
+) -> dict[str, Synthesizer]:
     """Instantiate the backends a plan needs (heavy: loads models). Call from ``main()``/engines only."""
     out: dict[str, Synthesizer] = {}
     for provider in sorted(set(providers)):
@@ -219,6 +270,13 @@ def load_synthesizers(providers: Iterable[str]) -> dict[str, Synthesizer]:
             from nodes.tts.backends.espeak import EspeakSynthesizer
 
             out[provider] = EspeakSynthesizer()
+        elif provider == "minimax":
+            from nodes.tts.backends.minimax import MiniMaxConfig, MiniMaxSynthesizer
+
+            config = MiniMaxConfig.from_env(env)
+            if config is None:
+                raise ConfigError("a voice needs provider minimax but MINIMAX_API_KEY is not set")
+            out[provider] = MiniMaxSynthesizer(config, sample_rate=sample_rate)
         else:
             raise ConfigError(f"TTS provider {provider!r} is not available offline")
     return out

@@ -1,20 +1,31 @@
 """dora node ``tts``: ``requests`` → ``speech`` (mono audio per segment) and ``durations`` (frames per
-segment), both in completion order with ``seq``, each ending with an EOS.
+segment, plus what the report counts: backend, cache hit, API requests, billed characters), both in
+completion order with ``seq``, each ending with an EOS.
 
-Env: DRAMAFLOW_SAMPLE_RATE, DRAMAFLOW_ATTEMPTS / _BASE_DELAY_S / _MAX_DELAY_S (retry policy).
+Env: DRAMAFLOW_SAMPLE_RATE, DRAMAFLOW_ATTEMPTS / _BASE_DELAY_S / _MAX_DELAY_S (retry policy),
+DRAMAFLOW_CACHE_DIR / DRAMAFLOW_CACHE (segment cache), MINIMAX_* and DRAMAFLOW_REDIS_URL (MiniMax).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import warnings
 
 from nodes.common import contract as C
 from nodes.common.audio import MIX_SAMPLE_RATE
+from nodes.common.errors import DramaflowWarning
 from nodes.common.runtime import Runner, Stream, audio_value, eos_value, json_from
 from nodes.common.settings import config_from_env
 from nodes.tts.backends.base import Speech, SynthesisRequest
-from nodes.tts.core import RetryPolicy, load_synthesizers, synthesize_requests
+from nodes.tts.core import (
+    RetryPolicy,
+    clip_stats,
+    close_synthesizers,
+    load_synthesizers,
+    speech_cache,
+    synthesize_requests,
+)
 
 
 def main() -> None:
@@ -22,6 +33,7 @@ def main() -> None:
     with runner.failing_loudly():
         retry = config_from_env(RetryPolicy, os.environ)
         sample_rate = int(os.environ.get("DRAMAFLOW_SAMPLE_RATE", MIX_SAMPLE_RATE))
+        cache = speech_cache(os.environ)
         stream = Stream(C.REQUESTS)
         for event in runner.events((C.REQUESTS,)):
             stream.add(event, json_from)
@@ -31,7 +43,7 @@ def main() -> None:
         requests = [request for request, _ in items]
         routing = {request.seq: metadata for request, metadata in items}
         runner.progress(0, len(requests), "loading voices")
-        synthesizers = load_synthesizers({r.voice.provider for r in requests})
+        synthesizers = load_synthesizers({r.voice.provider for r in requests}, sample_rate=sample_rate)
         done = 0
 
         def send(clip: Speech, request: SynthesisRequest) -> None:
@@ -44,18 +56,23 @@ def main() -> None:
                 C.COUNT: len(requests),
             })
             runner.send(C.DURATIONS, eos_value(), {C.SEQ: clip.seq, "frames": int(clip.audio.shape[0]),
-                                                   C.SAMPLE_RATE: clip.sample_rate, C.BACKEND: clip.backend})
+                                                   C.SAMPLE_RATE: clip.sample_rate, **clip_stats(clip)})
             done += 1
             runner.progress(done, len(requests), request.text[:60], seq=clip.seq)
 
-        try:
-            asyncio.run(synthesize_requests(requests, synthesizers, sample_rate=sample_rate, retry=retry,
-                                            on_clip=send))
-        finally:
-            for synth in synthesizers.values():
-                close = getattr(synth, "close", None)
-                if close:
-                    close()
+        async def run() -> None:
+            try:
+                await synthesize_requests(requests, synthesizers, sample_rate=sample_rate, retry=retry,
+                                          on_clip=send, cache=cache)
+            finally:
+                await close_synthesizers(synthesizers)
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DramaflowWarning)
+            asyncio.run(run())
+        for w in caught:
+            if issubclass(w.category, DramaflowWarning):
+                runner.warn(str(w.message))
         runner.send_eos(C.SPEECH, len(requests))
         runner.send_eos(C.DURATIONS, len(requests))
         runner.linger()

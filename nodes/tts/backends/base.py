@@ -25,6 +25,9 @@ class SynthesisRequest:
     emotion: str | None = None
     seed: int = 0
     utterance: int = -1
+    language: str = ""  # the script's language (MiniMax language_boost)
+    pauses: tuple[tuple[int, float], ...] = ()  # (offset into text, seconds): pause inside this request
+    pronunciation: tuple[str, ...] = ()  # "word/(replacement)" entries: voices.yaml, then front matter
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -33,7 +36,9 @@ class SynthesisRequest:
     def from_dict(cls, data: dict) -> SynthesisRequest:
         voice = dict(data["voice"])
         voice["options"] = tuple((k, v) for k, v in voice.get("options", ()))
-        return cls(**{**data, "voice": VoiceSettings(**voice)})
+        return cls(**{**data, "voice": VoiceSettings(**voice),
+                      "pauses": tuple((int(o), float(s)) for o, s in data.get("pauses", ())),
+                      "pronunciation": tuple(data.get("pronunciation", ()))})
 
 
 @dataclass(frozen=True)
@@ -44,8 +49,12 @@ class Speech:
     audio: np.ndarray
     sample_rate: int
     backend: str
-    usage_characters: int = 0
+    usage_characters: int = 0  # billed characters (paid APIs); 0 for offline engines and cache hits
     utterance: int = -1  # filled in by the TTS stage
+    cached: bool = False  # served from the speech cache, no request made
+    requests: int = 0  # API requests this clip took, retries included (0 offline)
+    trace_id: str = ""  # the provider's id of the request that produced it, for support
+    notes: tuple[str, ...] = ()  # soft problems (e.g. an emotion the model lacks): reported as warnings
 
     @property
     def duration_s(self) -> float:
@@ -65,3 +74,11 @@ class Synthesizer(Protocol):
     async def aclose(self) -> None:
         """Release models, sessions, connections."""
         ...
+
+
+@runtime_checkable
+class Cacheable(Protocol):
+    """A backend whose output is worth caching on disk (paid or slow). ``cache_key`` returns everything
+    that determines the audio (the request as sent, model, format), as a JSON-able value."""
+
+    def cache_key(self, request: SynthesisRequest) -> object: ...

@@ -31,8 +31,14 @@ def test_the_shipped_library_has_what_the_issue_asks(library):
     "entry, fragment",
     [
         ({"display_name": "X", "provider": "festival", "language": "en"}, "provider"),
-        ({"display_name": "X", "provider": "minimax", "language": "zh"}, "needs an offline fallback"),
-        ({"display_name": "X", "provider": "minimax", "language": "zh", "fallback": "nope"}, "fallback 'nope'"),
+        ({"display_name": "X", "provider": "minimax", "language": "zh", "provider_voice": "v"},
+         "needs an offline fallback"),
+        ({"display_name": "X", "provider": "minimax", "language": "zh", "fallback": "zh-espeak-m"},
+         "needs provider_voice"),
+        ({"display_name": "X", "provider": "minimax", "language": "zh", "provider_voice": "v", "fallback": "nope"},
+         "fallback 'nope'"),
+        ({"display_name": "X", "provider": "espeak", "language": "en", "params": {"pronunciation": ["omg"]}},
+         "not 'word/replacement'"),
         ({"display_name": "X", "provider": "espeak", "language": "en", "params": {"speed": 5}}, "speed"),
         ({"display_name": "X", "provider": "espeak", "language": "en", "params": {"effect": "cave"}}, "cave"),
         ({"display_name": "X", "provider": "espeak", "language": "en", "colour": "red"}, "colour"),
@@ -48,8 +54,8 @@ def test_bad_entries_name_the_voice_and_field(entry, fragment):
 def test_fallback_loops_are_rejected():
     with pytest.raises(ConfigError, match="loops"):
         parse_voices({
-            "a": {"display_name": "A", "provider": "minimax", "language": "zh", "fallback": "b"},
-            "b": {"display_name": "B", "provider": "minimax", "language": "zh", "fallback": "a"},
+            "a": {"display_name": "A", "provider": "minimax", "language": "zh", "provider_voice": "v", "fallback": "b"},
+            "b": {"display_name": "B", "provider": "minimax", "language": "zh", "provider_voice": "v", "fallback": "a"},
         })
 
 
