@@ -108,6 +108,10 @@ class Task(SQLModel, table=True):
     chars_processed: int = 0
     segments: int = 0
     duration_s: float | None = None
+    # what the TTS provider billed for this task (0 for offline voices and cache hits), for billing
+    tts_requests: int = 0
+    tts_usage_characters: int = 0
+    tts_cache_hits: int = 0
     idempotency_key: str | None = Field(default=None, max_length=200)
     request_hash: str = Field(default="", max_length=64)
     retry_count: int = 0

@@ -90,6 +90,9 @@ def complete(settings: ServiceSettings, task_id: uuid.UUID, report: RenderReport
         accounts.charge_once(session, task)
         task.status, task.progress, task.stage = TaskStatus.completed, 100, "output"
         task.duration_s, task.segments = report.duration_s, report.segments
+        task.tts_requests = int(report.tts.get("requests", 0))
+        task.tts_usage_characters = int(report.tts.get("usage_characters", 0))
+        task.tts_cache_hits = int(report.tts.get("cache_hits", 0))
         task.finished_at = task.updated_at = utcnow()
         session.add(task)
         return True

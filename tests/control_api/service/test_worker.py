@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 from sqlmodel import select
 
-from control_api.db import Audio, CreditTransaction, Task, session_scope
+from control_api.db import Audio, CreditTransaction, Task, head_revision, session_scope
 from control_api.engines.base import STAGES
 from control_api.settings import ServiceSettings
 from control_api.worker import sweep
@@ -255,7 +255,7 @@ def test_serve_and_worker_refuse_an_out_of_date_schema(settings, servers):
         assert "run `dramaflow db upgrade` first" in " ".join(proc.stderr.split())  # rich wraps lines
     upgraded = subprocess.run([str(BIN / "dramaflow"), "db", "upgrade"], env=env, capture_output=True, text=True,
                               timeout=60)
-    assert upgraded.returncode == 0 and "0001" in upgraded.stdout
+    assert upgraded.returncode == 0 and head_revision(settings.database_url) == "0002" and "0002" in upgraded.stdout
 
 
 def test_cli_users_create_prints_the_key_last_and_credits_grant(settings, client):
