@@ -171,7 +171,10 @@ def _print_report(report: Any) -> None:
     table.add_row("loudness", f"WAV {report.lufs:.2f} LUFS, MP3 {report.mp3_lufs:.2f} LUFS")
     table.add_row("true peak", f"WAV {report.true_peak_dbtp:.2f} dBTP, MP3 {report.mp3_true_peak_dbtp:.2f} dBTP")
     table.add_row("content", f"{report.utterances} utterances, {report.segments} segments, {report.cues} cues")
-    table.add_row("tts", ", ".join(f"{k}: {v}" for k, v in report.tts_backends.items()))
+    tts = report.tts
+    paid = (f"; API: {tts['requests']} requests, {tts['cache_hits']} cached, {tts['cache_misses']} synthesized, "
+            f"{tts['usage_characters']} characters billed") if tts.get("requests") or tts.get("cache_hits") else ""
+    table.add_row("tts", ", ".join(f"{k}: {v}" for k, v in report.tts_backends.items()) + paid)
     table.add_row("stages", ", ".join(f"{k} {v:.2f} s" for k, v in report.stage_seconds.items()))
     table.add_row("seed", str(report.seed))
     for key in ("mp3", "wav", "timeline", "srt", "vtt"):
@@ -229,6 +232,64 @@ def voices_list(as_json: Annotated[bool, typer.Option("--json", help="JSON on st
         table.add_row(r["id"], r["display_name"], r["provider"], r["language"], r["category"],
                       r["fallback"] or "", ", ".join(r["aliases"]))
     out.print(table)
+
+
+@voices_app.command("sync")
+def voices_sync(
+    provider: Annotated[str, typer.Option(help="The paid provider to ask (minimax).")] = "minimax",
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+) -> None:
+    """List the account's voices at PROVIDER and check voices.yaml against them.
+
+    Needs MINIMAX_API_KEY (and MINIMAX_BASE_URL for a mainland key). Exit 1 when a voices.yaml entry names
+    a voice the account does not have."""
+    import asyncio
+
+    from nodes.common.voices import load_voices
+    from nodes.tts.backends.minimax import MiniMaxConfig, MiniMaxSynthesizer
+
+    if provider != "minimax":
+        raise _fail(f"--provider {provider!r}: only minimax has an account to sync with", 2)
+    try:
+        library = load_voices()
+        config = MiniMaxConfig.from_env(os.environ)
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    if config is None:
+        raise _fail("MINIMAX_API_KEY is not set: export it (and MINIMAX_BASE_URL=https://api.minimaxi.com for a "
+                    "mainland China key) to list the account's voices", 2)
+
+    async def fetch() -> list[dict[str, str]]:
+        backend = MiniMaxSynthesizer(config)
+        try:
+            return await backend.list_voices()
+        finally:
+            await backend.aclose()
+    try:
+        rows = asyncio.run(fetch())
+    except DramaflowError as exc:
+        raise _fail(str(exc), 1) from None
+    mapped: dict[str, list[str]] = {}
+    for voice_id, entry in library.entries.items():
+        if entry.provider == provider and entry.provider_voice:
+            mapped.setdefault(entry.provider_voice, []).append(voice_id)
+    known = {r["voice_id"] for r in rows}
+    missing = {pv: ids for pv, ids in mapped.items() if pv not in known}
+    if as_json:
+        out.print_json(json.dumps({"voices": [{**r, "voices_yaml": mapped.get(r["voice_id"], [])} for r in rows],
+                                   "missing": missing}, ensure_ascii=False))
+    else:
+        table = Table(title=f"{provider} voices of this account ({config.base_url})", title_justify="left")
+        for column in ("voice_id", "name", "kind", "voices.yaml"):
+            table.add_column(column)
+        for r in rows:
+            table.add_row(r["voice_id"], r["voice_name"], r["kind"], ", ".join(mapped.get(r["voice_id"], [])))
+        out.print(table)
+        for pv, ids in sorted(missing.items()):
+            console.print(f"[red]missing:[/] {escape(', '.join(ids))} use {provider} voice {escape(pv)!r}, which "
+                          "this account does not have: change provider_voice in voices.yaml", highlight=False)
+    if missing:
+        raise typer.Exit(1)
 
 
 @ambience_app.command("generate")

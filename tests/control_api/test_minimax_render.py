@@ -4,6 +4,9 @@ re-render, the report's counts, fallbacks without a key, and dora ≡ direct thr
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,7 @@ from control_api.engines.dora import DoraEngine
 from nodes.common.errors import PermanentBackendError
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
 
 LINES = [
     ("大牛", "大家好，欢迎收听本期节目。今天我们聊一聊雨天的声音。"),
@@ -111,3 +115,43 @@ def test_dora_and_direct_give_identical_audio_through_the_api(fake_t2a, tmp_path
     a, _ = sf.read(via_dora.files["wav"], dtype="int16")
     b, _ = sf.read(via_direct.files["wav"], dtype="int16")
     assert a.shape == b.shape and np.array_equal(a, b)
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MINIMAX_")}
+    return subprocess.run([sys.executable, "-m", "control_api.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**base, "COLUMNS": "200", **env}, timeout=600)
+
+
+def test_voices_sync_lists_the_account_and_maps_voices_yaml(fake_t2a):
+    result = cli("voices", "sync", "--provider", "minimax", "--json", env=fake_t2a.env())
+    assert result.returncode == 0, result.stderr
+    listing = json.loads(result.stdout)
+    by_id = {v["voice_id"]: v for v in listing["voices"]}
+    assert by_id["male-qn-qingse"]["voices_yaml"] == ["zh-daniu"] and by_id["dramaflow-clone-01"]["kind"] == "cloned"
+    assert listing["missing"] == {}
+
+
+def test_voices_sync_names_entries_the_account_lacks(fake_t2a, tmp_path):
+    voices = (ROOT / "voices.yaml").read_text(encoding="utf-8").replace("male-qn-jingying", "retired-voice")
+    (tmp_path / "voices.yaml").write_text(voices, encoding="utf-8")
+    result = cli("voices", "sync", env=fake_t2a.env(DRAMAFLOW_VOICES=tmp_path / "voices.yaml"))
+    assert result.returncode == 1
+    assert "zh-boyu" in result.stderr and "retired-voice" in result.stderr and "provider_voice" in result.stderr
+
+
+def test_voices_sync_without_a_key_says_what_to_set():
+    result = cli("voices", "sync", env={})
+    assert result.returncode == 2 and "MINIMAX_API_KEY" in result.stderr
+
+
+def test_cli_render_reports_requests_then_cache_hits(fake_t2a, tmp_path):
+    (tmp_path / "show.md").write_text(podcast(), encoding="utf-8")
+    env = fake_t2a.env(DRAMAFLOW_CACHE_DIR=tmp_path / "cache")
+    first = cli("render", str(tmp_path / "show.md"), "-o", str(tmp_path / "a.mp3"), "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    second = cli("render", str(tmp_path / "show.md"), "-o", str(tmp_path / "b.mp3"), "--json", env=env)
+    assert second.returncode == 0, second.stderr
+    assert json.loads(first.stdout)["tts"]["cache_misses"] == 6
+    assert json.loads(second.stdout)["tts"] == {"backends": {"minimax": 6}, "requests": 0, "cache_hits": 6,
+                                                "cache_misses": 0, "usage_characters": 0}
