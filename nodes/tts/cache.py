@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -50,13 +51,13 @@ class SpeechCache:
     def get(self, digest: str, seq: int, backend: str) -> Speech | None:
         path = self._path(digest)
         try:
-            with np.load(path, allow_pickle=False) as data:
+            with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
                 audio = np.asarray(data["audio"], dtype=np.float32)
                 sample_rate = int(data["sample_rate"])
                 meta = json.loads(str(data["meta"]))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             path.unlink(missing_ok=True)  # damaged (disk full at write time?): synthesize again
             return None
         return Speech(seq=seq, audio=audio.reshape(-1, 1), sample_rate=sample_rate, backend=backend,

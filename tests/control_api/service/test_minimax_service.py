@@ -13,6 +13,7 @@ import pytest
 from nodes.tts.ratelimit import RedisRateLimiter
 from tests.control_api.service.conftest import wait_for
 from tests.control_api.service.test_worker import charges, status, submit
+from tests.nodes.tts.test_ratelimit import most_in_window
 
 pytestmark = [pytest.mark.xdist_group("service"), pytest.mark.slow]
 FINAL = ("completed", "failed", "cancelled")
@@ -29,16 +30,6 @@ def zh_script(lines: int, tag: str) -> str:
     speakers = ("大牛", "一帆", "博宇")
     body = "\n".join(f"【{speakers[i % 3]}】{tag}第{i}句台词，今天天气不错。" for i in range(lines))
     return f"---\ntitle: {tag}\nlanguage: zh\n---\n{body}\n"
-
-
-def most_in_window(times: list[float], window_s: float) -> int:
-    """The largest number of ``times`` inside any half-open window of ``window_s``."""
-    times, best, left = sorted(times), 0, 0
-    for right, t in enumerate(times):
-        while times[left] <= t - window_s:
-            left += 1
-        best = max(best, right - left + 1)
-    return best
 
 
 def test_redis_limiter_is_shared_by_processes(settings):

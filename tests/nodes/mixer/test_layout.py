@@ -94,3 +94,11 @@ def test_times_are_whole_samples(library):
     t = layout(plan, {0: 0.123456789, 1: 0.98765}, {0: 0.33333}, LayoutConfig(seed=1))
     for value in [t.duration_s, *(u.start_s for u in t.utterances), *(c.end_s for c in t.cues)]:
         assert abs(value * 44100 - round(value * 44100)) < 1e-6
+
+
+def test_inline_pause_sets_the_gap_between_segments_exactly(library):
+    plan = plan_of("A: One. [pause: 1.25] Two. Three.\n", library, max_chars={"default": 6}, pack=False)
+    t = layout(plan, durations(plan, 0.5), {}, LayoutConfig(segment_gap_s=0.2))
+    one, two, three = t.utterances[0].segments
+    assert two.start_s - one.end_s == pytest.approx(1.25, abs=EPS)  # the pause, not segment_gap_s
+    assert three.start_s - two.end_s == pytest.approx(0.2, abs=EPS)

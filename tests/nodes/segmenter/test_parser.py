@@ -347,3 +347,53 @@ def test_language_limits_apply_per_voice(library):
     plan = parse_script(f"【大牛】{zh}\n", library, config=SegmenterConfig(max_chars={"zh": 50, "default": 500}))
     assert max(len(s.text) for s in plan.segments) <= 50
     assert len(plan.segments) > 1
+
+
+# --- inline pauses, provider limits, pronunciation ------------------------------------------------
+
+MINIMAX = lambda provider: True  # noqa: E731 - every provider available: 大牛 speaks through MiniMax
+ZH = "---\nlanguage: zh\n---\n"
+
+
+def test_inline_pause_ends_an_offline_segment_with_exactly_that_pause(library):
+    plan = parse("Mara: I waited. [pause: 1.5] And waited\n[pause: 0.5] [pause: 0.25] some more.\n", library)
+    (u,) = plan.utterances
+    assert u.text == "I waited. And waited some more."
+    assert [(s.text, s.pauses, s.pause_after_s) for s in u.segments] == [
+        ("I waited.", (), 1.5), ("And waited", (), 0.75), ("some more.", (), 0.0)]
+
+
+def test_inline_pause_stays_inside_one_minimax_request(library):
+    plan = parse("【大牛】你好[pause: 1]世界。再见。\n", library, front=ZH, provider_available=MINIMAX)
+    (segment,) = plan.segments
+    assert segment.text == "你好世界。再见。" and segment.pauses == ((2, 1.0),) and segment.pause_after_s == 0.0
+
+
+@pytest.mark.parametrize("body, line, fragment", [
+    ("Mara: [pause: 1] Hello.\n", 9, "nothing is said before"),
+    ("Mara: Hello.\nAgain. [pause: 1]\n", 8, "nothing is said after"),
+    ("Mara: Hello [pause: soon] there.\n", 8, "not a number"),
+    ("Mara: Hello [pause: 61] there.\n", 8, "out of range"),
+    ("Mara: Hello [pause: 40] [pause: 30] there.\n", 8, "add up to 70"),
+])
+def test_inline_pause_errors_name_the_line(library, body, line, fragment):
+    error = error_for(FRONT + ("\n" if line == 9 else "") + body, library)
+    assert error.line == line and fragment in str(error)
+
+
+def test_minimax_gets_whole_utterances_up_to_its_provider_limit(library):
+    text = "这是第一句。" * 40  # 240 characters: three 80-character segments for an offline voice
+    offline = parse(f"【大牛】{text}\n", library, front=ZH)
+    paid = parse(f"【大牛】{text}\n", library, front=ZH, provider_available=MINIMAX)
+    assert [len(s.text) for s in offline.segments] == [78, 78, 78, 6]
+    assert [s.text for s in paid.segments] == [text]
+    small = parse(f"【大牛】{text}\n", library, front=ZH, provider_available=MINIMAX,
+                  config=SegmenterConfig(provider_max_chars={"minimax": 100}))
+    assert "".join(s.text for s in small.segments) == text and max(len(s.text) for s in small.segments) <= 100
+
+
+def test_pronunciation_front_matter(library):
+    plan = parse("Mara: OMG.\n", library, front='---\nvoices: {Mara: en-joe}\npronunciation: ["omg/oh my god"]\n---\n')
+    assert plan.pronunciation == ("omg/oh my god",)
+    error = error_for('---\nvoices: {Mara: en-joe}\npronunciation: ["omg"]\n---\nMara: Hi.\n', library)
+    assert error.line == 3 and "word/replacement" in str(error)

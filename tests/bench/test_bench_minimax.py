@@ -1,0 +1,70 @@
+"""Benchmark (``make bench``): the TTS stage on MiniMax voices against the fake T2A server with 400 ms
+latency and a 60 RPM limit, for a 100-line script, two ways in one run:
+
+- sequential, the old flow's way: 45-character chunks, one request at a time (with our rate limiter, or
+  the old flow would have dropped lines on the server's 1002 answers);
+- ours: whole utterances per request, ``MINIMAX_CONCURRENCY`` in flight, the same limiter.
+
+Prints wall time, requests, and the ratio. ``BENCH_RATE_WINDOW_S`` (default 60) scales the limiter's
+window for a quicker look; the default is the real per-minute limit."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+
+from nodes.common.voices import load_voices
+from nodes.segmenter.core import SegmenterConfig, parse_script
+from nodes.tts.backends.minimax import MiniMaxConfig, MiniMaxSynthesizer
+from nodes.tts.core import RetryPolicy, synthesize_all
+from nodes.tts.ratelimit import LocalRateLimiter
+from tests.fakes import FakeT2A
+
+pytestmark = pytest.mark.bench
+LINES, LATENCY_S, RPM = 100, 0.4, 60
+OLD_FLOW_CHARS = 45  # MoFA's chunk size, for every language
+WINDOW_S = float(os.environ.get("BENCH_RATE_WINDOW_S", 60))
+
+
+def script() -> str:
+    speakers = ("大牛", "一帆", "博宇")
+    body = "\n".join(f"【{speakers[i % 3]}】这是第{i}句台词。我们今天聊的是播客制作：怎样把一段文字变成好听的声音，"
+                     f"而且一句都不能丢。" for i in range(LINES))
+    return f"---\ntitle: bench\nlanguage: zh\n---\n{body}\n"
+
+
+def run(server: FakeT2A, max_chars: int, concurrency: int) -> tuple[float, int, int]:
+    server.reset(rpm=RPM, window_s=WINDOW_S, latency_s=LATENCY_S)
+    config = MiniMaxConfig.from_env(server.env(MINIMAX_RPM=RPM, MINIMAX_CONCURRENCY=concurrency,
+                                               MINIMAX_RATE_WINDOW_S=WINDOW_S))
+    plan = parse_script(script(), load_voices(), provider_available=lambda p: True,
+                        config=SegmenterConfig(provider_max_chars={"minimax": max_chars}))
+
+    async def go() -> None:
+        backend = MiniMaxSynthesizer(config, limiter=LocalRateLimiter(RPM, WINDOW_S, config.rate_margin_s))
+        try:
+            await synthesize_all(plan, {"minimax": backend}, retry=RetryPolicy(attempts=5))
+        finally:
+            await backend.aclose()
+    start = time.perf_counter()
+    asyncio.run(go())
+    wall = time.perf_counter() - start
+    log = server.log()
+    assert all(r.get("code") == 0 for r in log), "the server refused requests"
+    return wall, len(log), len(plan.segments)
+
+
+def test_bench_minimax_sequential_vs_ours():
+    server = FakeT2A()
+    try:
+        old_s, old_requests, old_segments = run(server, OLD_FLOW_CHARS, concurrency=1)
+        new_s, new_requests, new_segments = run(server, 3000, concurrency=4)
+    finally:
+        server.close()
+    print(f"\nMiniMax TTS, {LINES} lines, {LATENCY_S * 1000:.0f} ms latency, {RPM} requests per {WINDOW_S:g} s:")
+    print(f"  sequential, {OLD_FLOW_CHARS}-char chunks: {old_s:7.1f} s, {old_requests} requests ({old_segments} segments)")
+    print(f"  ours, whole utterances, 4 in flight: {new_s:7.1f} s, {new_requests} requests ({new_segments} segments)")
+    print(f"  ratio sequential / ours: {old_s / new_s:.2f}x wall time, {old_requests / new_requests:.2f}x requests")
