@@ -253,7 +253,8 @@ def resolve_voice(
         )
         chosen_id, chosen = chosen.fallback, library.get(chosen.fallback)
     params = chosen.params
-    extras = tuple(sorted((k, v) for k, v in params.model_dump().items() if k not in {*OVERRIDE_RANGES, "effect"}))
+    extras = tuple(sorted((k, v) for k, v in params.model_dump(exclude_none=True).items()
+                          if k not in {*OVERRIDE_RANGES, "effect"}))
     settings = VoiceSettings(
         voice_id=chosen_id,
         provider=chosen.provider,

@@ -44,8 +44,9 @@ MAX_PAUSE_S = 60.0
 # Segment limits in characters, per language; "default" for the rest. CJK packs more per character.
 DEFAULT_MAX_CHARS: dict[str, int] = {"zh": 80, "ja": 80, "ko": 120, "default": 240}
 # Per provider, winning over the language limits: a paid API counts requests, not characters, so whole
-# utterances go in one request up to this length (MiniMax accepts < 10,000).
-DEFAULT_PROVIDER_MAX_CHARS: dict[str, int] = {"minimax": 3000}
+# utterances go in one request up to this length. MiniMax accepts < 10,000, but one segment's audio must
+# fit in one dora message (64 MiB: 380 s of 44.1 kHz float32): 1000 Chinese characters are about 250 s.
+DEFAULT_PROVIDER_MAX_CHARS: dict[str, int] = {"minimax": 1000}
 # Providers that pause inside one request (MiniMax ``<#s#>``); others get one segment per side of a pause.
 INLINE_PAUSE_PROVIDERS = frozenset({"minimax"})
 # An inline ``[pause: s]`` travels inside paragraph text as PAUSE_OPEN seconds@line PAUSE_CLOSE.

@@ -14,7 +14,7 @@ import warnings
 
 from nodes.common import contract as C
 from nodes.common.audio import MIX_SAMPLE_RATE
-from nodes.common.errors import DramaflowWarning
+from nodes.common.errors import DramaflowWarning, PermanentBackendError
 from nodes.common.runtime import Runner, Stream, audio_value, eos_value, json_from
 from nodes.common.settings import config_from_env
 from nodes.tts.backends.base import Speech, SynthesisRequest
@@ -50,6 +50,11 @@ def main() -> None:
             nonlocal done
             runner.poll_stop()
             metadata = routing[clip.seq]
+            if clip.audio.nbytes > C.MAX_MESSAGE_BYTES:
+                raise PermanentBackendError(
+                    f"this segment is {clip.duration_s:.0f} s of audio, more than one dora message carries "
+                    f"({C.MAX_MESSAGE_BYTES >> 20} MiB); lower segmenter.provider_max_chars or split the line",
+                    backend=clip.backend, line=request.line)
             runner.send(C.SPEECH, audio_value(clip.audio), {
                 C.SEQ: clip.seq, C.UTTERANCE: clip.utterance, C.SAMPLE_RATE: clip.sample_rate, C.CHANNELS: 1,
                 C.EFFECT: metadata[C.EFFECT], C.PAN: metadata[C.PAN], C.BACKEND: clip.backend,

@@ -1,7 +1,8 @@
 """MiniMax voices through the whole service: worker processes, dora, Redis, the fake T2A server.
 
 The rate-limit test runs at 20 requests per 3 s window instead of per minute (client and fake server
-alike), so 180 requests take half a minute instead of nine; the limiter code is the same."""
+alike; the client adds a 1 s margin), so 180 requests take half a minute instead of nine; the limiter
+code is the same."""
 
 from __future__ import annotations
 
@@ -54,7 +55,9 @@ def test_redis_limiter_is_shared_by_processes(settings):
 
 def test_three_workers_share_one_rate_limit(client, make_user, workers, fake_t2a):
     fake_t2a.reset(rpm=RPM, window_s=WINDOW_S)
-    workers.env = fake_t2a.env(MINIMAX_RPM=RPM, MINIMAX_RATE_WINDOW_S=WINDOW_S, MINIMAX_RATE_MARGIN_S=0.2,
+    # the margin covers the time between taking a token and the request reaching the server: under the
+    # load of the whole suite on 2 cores that spread passed 0.2 s (4 requests answered 1002 in one run)
+    workers.env = fake_t2a.env(MINIMAX_RPM=RPM, MINIMAX_RATE_WINDOW_S=WINDOW_S, MINIMAX_RATE_MARGIN_S=1.0,
                                MINIMAX_CONCURRENCY=4, DRAMAFLOW_CACHE="off")
     for _ in range(3):
         workers.start(concurrency=1)
