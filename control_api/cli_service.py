@@ -51,7 +51,9 @@ def db_upgrade() -> None:
 
 @app.command()
 def serve(host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="Port.")] = 8000) -> None:
+          port: Annotated[int, typer.Option(help="Port.")] = 8000,
+          fd: Annotated[int | None, typer.Option(help="Serve on this inherited listening socket instead "
+                                                     "(systemd socket activation; the tests).")] = None) -> None:
     """Run the REST API (refuses an out-of-date schema)."""
     import uvicorn
 
@@ -59,7 +61,8 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on.")] = "12
 
     settings = _settings()
     _schema_ok(settings.database_url)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=True)
+    where = {"fd": fd} if fd is not None else {"host": host, "port": port}
+    uvicorn.run(create_app(settings), **where, log_level="info", proxy_headers=True)
 
 
 @app.command()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 from control_api.engines.base import SETTING_GROUPS, RenderOptions
 from control_api.settings import ServiceSettings
 from control_api.templates import stage_settings, template_names
-from nodes.common.errors import ConfigError, DramaflowWarning
+from nodes.common.errors import ConfigError, collect_warnings
 from nodes.common.voices import VoiceLibrary, load_voices, providers_from_env
 from nodes.segmenter.core import parse_script
 
@@ -54,12 +53,11 @@ def validate(settings: ServiceSettings, script: str, template: str, voice_config
         raise ConfigError(f"unknown template {template!r}: choose one of {', '.join(template_names())}")
     render = render_options(voice_config, options)
     stages = stage_settings(template, render.settings)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DramaflowWarning)
+    with collect_warnings() as caught:
         plan = parse_script(script, library_for(settings.voices_file), voice_config=render.voice_config,
                             config=stages.segmenter, provider_available=providers_from_env(os.environ))
     segments = plan.segments
-    notes = [str(w.message) for w in caught if issubclass(w.category, DramaflowWarning)] + list(plan.warnings)
+    notes = caught.messages + list(plan.warnings)
     return Validated(title=plan.title, chars=sum(len(s.text) for s in segments), segments=len(segments),
                      warnings=notes)
 

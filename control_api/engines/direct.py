@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, replace
@@ -20,7 +19,7 @@ from control_api.engines.base import ProgressCallback, ProgressEvent, RenderOpti
 from control_api.templates import stage_settings
 from nodes.ambience.backends.base import get_backend
 from nodes.ambience.core import ambience_stage
-from nodes.common.errors import DramaflowWarning
+from nodes.common.errors import collect_warnings
 from nodes.common.voices import VoiceLibrary, load_voices, providers_from_env
 from nodes.effects.core import process_dialogue
 from nodes.effects.stage import utterance_effects
@@ -80,7 +79,7 @@ class DirectEngine:
         emit = on_progress or (lambda _event: None)
         settings = stage_settings(self.template, options.settings)
         seconds: dict[str, float] = {}
-        with _collect_warnings() as caught:
+        with collect_warnings() as caught:
             with _stage("segmenter", seconds, emit):
                 plan = parse_script(script, self.library, voice_config=options.voice_config,
                                     config=settings.segmenter, provider_available=providers_from_env(self.env))
@@ -112,7 +111,7 @@ class DirectEngine:
                     max_true_peak_dbtp=settings.output.max_true_peak_dbtp, bitrate_kbps=settings.output.mp3_bitrate_kbps,
                     extra_report={"engine": self.name, "seed": seed, "lufs": mixed.lufs,
                                   "true_peak_dbtp": mixed.true_peak_dbtp,
-                                  "warnings": [*plan.warnings, *_messages(caught)],
+                                  "warnings": [*plan.warnings, *caught.messages],
                                   "tts": tts},
                 )
         return RenderReport(
@@ -120,7 +119,7 @@ class DirectEngine:
             true_peak_dbtp=written.wav_true_peak_dbtp, mp3_lufs=written.mp3_lufs,
             mp3_true_peak_dbtp=written.mp3_true_peak_dbtp, utterances=len(plan.utterances),
             segments=len(plan.segments), cues=len(plan.cues), seed=seed, engine=self.name,
-            stage_seconds=seconds, warnings=[*plan.warnings, *_messages(caught)],
+            stage_seconds=seconds, warnings=[*plan.warnings, *caught.messages],
             files={k: str(v) for k, v in asdict(written.files).items()},
             tts_backends=dict(tts["backends"]), tts=tts,
         )
@@ -134,20 +133,3 @@ def _stage(name: str, seconds: dict[str, float], emit: ProgressCallback, total: 
     seconds[name] = round(time.perf_counter() - start, 3)
     emit(ProgressEvent(name, total, total, "done"))
 
-
-@contextmanager
-def _collect_warnings() -> Iterator[list[warnings.WarningMessage]]:
-    """Record ``DramaflowWarning``s raised during a render (read them with ``_messages``).
-
-    Other warnings keep their filters (tests turn them into errors) and are re-shown afterwards.
-    """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DramaflowWarning)
-        yield caught
-    for w in caught:
-        if not issubclass(w.category, DramaflowWarning):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-
-
-def _messages(caught: list[warnings.WarningMessage]) -> list[str]:
-    return [str(w.message) for w in caught if issubclass(w.category, DramaflowWarning)]

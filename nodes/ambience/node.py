@@ -9,13 +9,12 @@ _AMBIENCE_FADE_S, _TAIL_S).
 from __future__ import annotations
 
 import os
-import warnings
 
 from nodes.ambience.backends.base import get_backend
 from nodes.ambience.core import ambience_stage
 from nodes.common import contract as C
 from nodes.common.audio import seconds_to_samples
-from nodes.common.errors import DramaflowWarning
+from nodes.common.errors import collect_warnings
 from nodes.common.runtime import Runner, Stream, audio_value, json_from, json_value
 from nodes.common.settings import config_from_env
 from nodes.common.types import Plan
@@ -43,11 +42,10 @@ def main() -> None:
             runner.poll_stop()
             runner.progress(done, total, message)
 
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", DramaflowWarning)
+        with collect_warnings() as caught:
             scene = ambience_stage(plan, frames, layout_config.sample_rate, backend, layout_config,
                                    on_progress=progress)
-        notes = [str(w.message) for w in caught if issubclass(w.category, DramaflowWarning)]
+        notes = caught.messages
         for note in notes:
             runner.warn(note)
         tts = tts_summary(metadata for _, metadata in durations.items.values())

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class DramaflowError(Exception):
@@ -64,6 +66,31 @@ class PermanentBackendError(BackendError):
 
 class DramaflowWarning(UserWarning):
     """A soft problem: the output is still complete, but not what the author asked for."""
+
+
+class CollectedWarnings:
+    """The ``DramaflowWarning``s recorded so far by ``collect_warnings`` (readable inside the block)."""
+
+    def __init__(self, caught: list[warnings.WarningMessage]) -> None:
+        self._caught = caught
+
+    @property
+    def messages(self) -> list[str]:
+        return [str(w.message) for w in self._caught if issubclass(w.category, DramaflowWarning)]
+
+
+@contextmanager
+def collect_warnings() -> Iterator[CollectedWarnings]:
+    """Record ``DramaflowWarning``s raised inside the block, for a report.
+
+    Other warnings keep their filters (tests turn them into errors) and are re-shown afterwards.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DramaflowWarning)
+        yield CollectedWarnings(caught)
+    for w in caught:
+        if not issubclass(w.category, DramaflowWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def warn(message: str, *, line: int | None = None) -> None:

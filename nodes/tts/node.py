@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import warnings
 
 from nodes.common import contract as C
 from nodes.common.audio import MIX_SAMPLE_RATE
-from nodes.common.errors import DramaflowWarning, PermanentBackendError
+from nodes.common.errors import PermanentBackendError, collect_warnings
 from nodes.common.runtime import Runner, Stream, audio_value, eos_value, json_from
 from nodes.common.settings import config_from_env
 from nodes.tts.backends.base import Speech, SynthesisRequest
@@ -72,12 +71,10 @@ def main() -> None:
             finally:
                 await close_synthesizers(synthesizers)
 
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", DramaflowWarning)
+        with collect_warnings() as caught:
             asyncio.run(run())
-        for w in caught:
-            if issubclass(w.category, DramaflowWarning):
-                runner.warn(str(w.message))
+        for note in caught.messages:
+            runner.warn(note)
         runner.send_eos(C.SPEECH, len(requests))
         runner.send_eos(C.DURATIONS, len(requests))
         runner.linger()

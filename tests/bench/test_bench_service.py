@@ -18,7 +18,7 @@ import pytest
 
 from control_api import accounts
 from control_api.db import session_scope
-from tests.control_api.service.conftest import Workers, wait_for
+from tests.control_api.service.conftest import Account, Workers, final_status
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.bench
@@ -31,7 +31,8 @@ def test_bench_tasks_per_hour_and_polling_latency(settings, api_url, tmp_path):
     with session_scope(settings.database_url) as session:
         user, key = accounts.create_user(session, f"bench-{time.monotonic_ns()}")
         accounts.grant(session, user.name, 10**6)
-    headers = {"Authorization": f"Bearer {key}"}
+    account = Account(user.name, key, user.id)
+    headers = account.headers
     demo = (ROOT / "scripts" / "the-lighthouse.md").read_text(encoding="utf-8")
     pool = Workers(settings, tmp_path)
     pool.start(concurrency=2)
@@ -40,8 +41,9 @@ def test_bench_tasks_per_hour_and_polling_latency(settings, api_url, tmp_path):
     try:
         with httpx.Client(base_url=api_url, headers=headers, timeout=120) as client:
             started = time.perf_counter()
-            ids = [client.post("/api/v1/tasks", json={"script": demo, "template": "drama"}).json()["id"]
-                   for _ in range(TASKS)]
+            tasks = [client.post("/api/v1/tasks", json={"script": demo, "template": "drama"}).json()
+                     for _ in range(TASKS)]
+            ids = [t["id"] for t in tasks]
 
             def poll(task_id: str) -> None:
                 with httpx.Client(base_url=api_url, headers=headers, timeout=30) as c:
@@ -55,12 +57,8 @@ def test_bench_tasks_per_hour_and_polling_latency(settings, api_url, tmp_path):
             for t in threads:
                 t.start()
 
-            def all_done() -> bool:
-                states = [client.get(f"/api/v1/tasks/{i}").json()["status"] for i in ids]
-                assert "failed" not in states
-                return all(s == "completed" for s in states)
-
-            wait_for(all_done, timeout_s=1800, what="every bench task completed")
+            finals = [final_status(client, account, t, timeout_s=1800) for t in tasks]
+            assert [f["status"] for f in finals] == ["completed"] * TASKS
             elapsed = time.perf_counter() - started
             stop.set()
             for t in threads:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-
-from control_api.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,25 +18,23 @@ class FakeT2A:
     """``tests.fakes.minimax_t2a`` in a subprocess; ``url`` is its base URL, ``key`` the key it accepts."""
 
     def __init__(self, *, key: str = "test-key", rpm: int = 1000, window_s: float = 60.0, latency_s: float = 0.0):
-        self.key, self.port = key, free_port()
+        # The socket listens before the server starts: early requests wait in its backlog, no polling.
+        listener = socket.create_server(("127.0.0.1", 0), backlog=256)
+        self.key, self.port = key, listener.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakes.minimax_t2a", "--port", str(self.port), "--key", key,
-             "--rpm", str(rpm), "--window-s", str(window_s), "--latency-s", str(latency_s)],
-            cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.log()
-                return
-            except httpx.TransportError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    output = self.output()
-                    self.close()
-                    raise RuntimeError(f"fake T2A server did not start: {output[-500:]}") from None
-                time.sleep(0.05)  # polling for the port to open, bounded by the deadline above
+        with listener:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tests.fakes.minimax_t2a", "--fd", str(listener.fileno()), "--key", key,
+                 "--rpm", str(rpm), "--window-s", str(window_s), "--latency-s", str(latency_s)],
+                cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, pass_fds=(listener.fileno(),),
+            )
+        try:
+            self.log(timeout_s=60)  # answered once the server has started (imports take a second or two)
+        except httpx.HTTPError:
+            output = self.output()
+            self.close()
+            raise RuntimeError(f"fake T2A server did not start: {output[-500:]}") from None
 
     def env(self, **extra: Any) -> dict[str, str]:
         """The environment a dramaflow process needs to use this server. The client's rate limit is
@@ -46,8 +42,8 @@ class FakeT2A:
         return {"MINIMAX_API_KEY": self.key, "MINIMAX_BASE_URL": self.url, "MINIMAX_RPM": "100000",
                 **{k: str(v) for k, v in extra.items()}}
 
-    def log(self) -> list[dict[str, Any]]:
-        return httpx.get(f"{self.url}/_fake/log", timeout=10).json()["requests"]
+    def log(self, timeout_s: float = 10) -> list[dict[str, Any]]:
+        return httpx.get(f"{self.url}/_fake/log", timeout=timeout_s).json()["requests"]
 
     def ok_texts(self) -> list[str]:
         return [r["text"] for r in self.log() if r.get("code") == 0]

@@ -16,7 +16,8 @@ with ``seconds``, ``cut`` (SSE without its final event), ``aggregate`` (final SS
 audio even when excluded)); ``GET /_fake/log`` lists every request; ``POST /_fake/reset``;
 ``POST /_fake/config`` changes rpm, window_s, latency_s.
 
-Run: ``python -m tests.fakes.minimax_t2a --port 8123 --key test-key [--rpm 20 --window-s 60 --latency-s 0.4]``.
+Run: ``python -m tests.fakes.minimax_t2a --port 8123 --key test-key [--rpm 20 --window-s 60 --latency-s 0.4]``
+(tests pass ``--fd`` instead: a socket that already listens, so nothing has to wait for the port).
 """
 
 from __future__ import annotations
@@ -336,14 +337,19 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", type=int)
+    where.add_argument("--fd", type=int, help="serve on this listening socket, inherited from the parent")
     parser.add_argument("--key", default="test-key")
     parser.add_argument("--rpm", type=int, default=20)
     parser.add_argument("--window-s", type=float, default=60.0)
     parser.add_argument("--latency-s", type=float, default=0.0)
     args = parser.parse_args()
     state = State(args.key, args.rpm, args.window_s, args.latency_s)
-    uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning", access_log=False)
+    if args.fd is not None:
+        uvicorn.run(create_app(state), fd=args.fd, log_level="warning", access_log=False)
+    else:
+        uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning", access_log=False)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ uvicorn process, and workers as real ``dramaflow worker`` processes."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +22,7 @@ import redis as redis_sync
 
 from control_api import accounts
 from control_api.db import session_scope, upgrade
-from control_api.servers import free_port, start_postgres, start_redis
+from control_api.servers import start_postgres, start_redis
 from control_api.settings import ServiceSettings
 
 pytestmark = pytest.mark.xdist_group("service")
@@ -74,22 +76,21 @@ def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
 
 @pytest.fixture(scope="session")
 def api_url(settings, tmp_path_factory) -> Iterator[str]:
-    port = free_port()
+    # The socket listens before the API starts: the first request waits in its backlog, no polling.
+    listener = socket.create_server(("127.0.0.1", 0), backlog=256)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     log = tmp_path_factory.mktemp("api") / "api.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([str(BIN / "dramaflow"), "serve", "--port", str(port)], env=service_env(settings),
-                                stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"API did not start: {log.read_text()[-3000:]}")
-        time.sleep(0.1)
+    with open(log, "wb") as out, listener:
+        proc = subprocess.Popen([str(BIN / "dramaflow"), "serve", "--fd", str(listener.fileno())],
+                                env=service_env(settings), stdout=out, stderr=subprocess.STDOUT,
+                                pass_fds=(listener.fileno(),))
+    try:
+        ready = httpx.get(f"{url}/healthz", timeout=STARTUP_TIMEOUT_S).status_code == 200
+    except httpx.HTTPError:
+        ready = False
+    if not ready:
+        stop_process(proc)
+        raise RuntimeError(f"API did not start: {log.read_text()[-3000:]}")
     yield url
     stop_process(proc)
 
@@ -163,13 +164,41 @@ def script(lines: int = 2, voices: str = "{A: en-espeak-f, B: en-espeak-m}", tit
     return f"---\ntitle: {title}\nvoices: {voices}\n---\n{body}\n"
 
 
-def wait_for(predicate, timeout_s: float = 300.0, what: str = "condition"):
-    """Poll ``predicate`` until it returns a truthy value (tests wait for state, never for time)."""
+def events(client: httpx.Client, account: Account, url: str, last_id: str | None = None,
+           timeout_s: float = 300.0) -> Iterator[tuple[str | None, str | None, dict]]:
+    """(id, event, data) of a task's Server-Sent Events as the server pushes them; the server ends the
+    stream after the final status. Fails after ``timeout_s`` (keep-alives arrive every 10 s)."""
     deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+    headers = {**account.headers, **({"Last-Event-ID": last_id} if last_id else {})}
+    current: dict[str, str] = {}
+    with client.stream("GET", url, headers=headers) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{url}: no final status within {timeout_s:g} s")
+            if not line:
+                if "data" in current:
+                    yield current.get("id"), current.get("event"), json.loads(current["data"])
+                current = {}
+                continue
+            key, _, value = line.partition(":")
+            current[key] = value.strip()
+
+
+def final_status(client: httpx.Client, account: Account, task: dict, timeout_s: float = 300.0) -> dict:
+    """Follow the task's events to the end of the stream, then read the task."""
+    for _ in events(client, account, task["urls"]["events"], timeout_s=timeout_s):
+        pass
+    return client.get(task["urls"]["self"], headers=account.headers).json()
+
+
+def until_stage(client: httpx.Client, account: Account, task: dict, stages: tuple[str, ...]) -> None:
+    """Return as soon as one of ``stages`` reports progress."""
+    stream = events(client, account, task["urls"]["events"])
+    try:
+        for _, event, data in stream:
+            if event in ("stage", "progress") and data.get("stage") in stages:
+                return
+    finally:
+        stream.close()
+    raise AssertionError(f"the task ended before any of {stages} ran")

@@ -12,12 +12,11 @@ import httpx
 import pytest
 
 from nodes.tts.ratelimit import RedisRateLimiter
-from tests.control_api.service.conftest import wait_for
-from tests.control_api.service.test_worker import charges, status, submit
+from tests.control_api.service.conftest import final_status
+from tests.control_api.service.test_worker import charges, submit
 from tests.nodes.tts.test_ratelimit import most_in_window
 
 pytestmark = [pytest.mark.xdist_group("service"), pytest.mark.slow]
-FINAL = ("completed", "failed", "cancelled")
 WINDOW_S, RPM = 3.0, 20
 
 
@@ -63,8 +62,7 @@ def test_three_workers_share_one_rate_limit(client, make_user, workers, fake_t2a
         workers.start(concurrency=1)
     user = make_user()
     tasks = [submit(client, user, zh_script(60, f"任务{k}")) for k in range(3)]
-    done = [wait_for(lambda t=t: (s := status(client, user, t))["status"] in FINAL and s, what="task end")
-            for t in tasks]
+    done = [final_status(client, user, t) for t in tasks]
     assert [d["status"] for d in done] == ["completed"] * 3, [d["error"] for d in done]
     log = fake_t2a.log()
     assert [r.get("code") for r in log].count(1002) == 0  # the server never had to refuse one
@@ -82,7 +80,7 @@ def test_a_line_that_keeps_failing_is_retried_as_a_task_and_completes(client, ma
     user = make_user()
     fake_t2a.faults({"kind": "code", "code": 1000, "times": 3, "match": "第2句"})  # the stage's 3 attempts
     task = submit(client, user, zh_script(4, "重试"))
-    final = wait_for(lambda: (s := status(client, user, task))["status"] in FINAL and s, what="task end")
+    final = final_status(client, user, task)
     assert final["status"] == "completed" and final["retry_count"] == 1
     assert len(charges(settings, task["id"])) == 1
     texts = fake_t2a.ok_texts()
@@ -95,7 +93,7 @@ def test_a_fatal_error_fails_the_task_at_once_uncharged(client, make_user, worke
     user = make_user()
     fake_t2a.faults({"kind": "code", "code": 1008, "times": 100, "message": "insufficient balance"})
     task = submit(client, user, zh_script(3, "余额"))
-    final = wait_for(lambda: (s := status(client, user, task))["status"] in FINAL and s, what="task end")
+    final = final_status(client, user, task)
     assert final["status"] == "failed" and final["retry_count"] == 0
     assert "top up" in final["error"] and "1008" in final["error"]
     assert charges(settings, task["id"]) == []

@@ -4,7 +4,6 @@ downloads, SSE order, a worker killed mid-task, cancel, the time limit, the swee
 from __future__ import annotations
 
 import io
-import json
 import os
 import signal
 import subprocess
@@ -21,10 +20,9 @@ from control_api.engines.base import STAGES
 from control_api.settings import ServiceSettings
 from control_api.worker import sweep
 from nodes.common import contract as C
-from tests.control_api.service.conftest import BIN, script, service_env, wait_for
+from tests.control_api.service.conftest import BIN, events, final_status, script, service_env, until_stage
 
 pytestmark = [pytest.mark.xdist_group("service"), pytest.mark.slow]
-FINAL = ("completed", "failed", "cancelled")
 
 
 @pytest.fixture
@@ -41,19 +39,7 @@ def submit(client, account, text: str, **body) -> dict:
 
 def sse(client, account, url: str, last_id: str | None = None) -> list[tuple[str, str, dict]]:
     """All (id, event, data) of a task's event stream, to its final status event."""
-    headers = {**account.headers, **({"Last-Event-ID": last_id} if last_id else {})}
-    events, current = [], {}
-    with client.stream("GET", url, headers=headers) as response:
-        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
-        for line in response.iter_lines():
-            if not line:
-                if "data" in current:
-                    events.append((current.get("id"), current.get("event"), json.loads(current["data"])))
-                current = {}
-                continue
-            key, _, value = line.partition(":")
-            current[key] = value.strip()
-    return events
+    return list(events(client, account, url, last_id))
 
 
 def status(client, account, task: dict) -> dict:
@@ -131,12 +117,11 @@ def test_cancel_stops_the_dataflow_and_leaves_no_process(client, make_user, sett
     workers.start()
     account = make_user(credits=1000)
     task = submit(client, account, script(60, voices="{A: en-joe, B: en-joe-deep}"))
-    wait_for(lambda: status(client, account, task)["stage"] in ("tts", "effects"), what="tts running")
+    until_stage(client, account, task, ("tts", "effects"))
     task_dir = settings.tasks_dir / task["id"]
     assert processes_of(task_dir)  # the nodes are there
     assert client.post(task["urls"]["cancel"], headers=account.headers).status_code == 202
-    final = wait_for(lambda: status(client, account, task)["status"] in FINAL and status(client, account, task),
-                     timeout_s=60, what="cancelled")
+    final = final_status(client, account, task, timeout_s=60)
     assert final["status"] == "cancelled"
     assert processes_of(task_dir) == []
     assert charges(settings, task["id"]) == []
@@ -148,15 +133,14 @@ def test_a_killed_worker_task_completes_once_and_is_charged_once(client, make_us
     account = make_user(credits=1000)
     doomed = workers.start(concurrency=1)
     task = submit(client, account, script(40, voices="{A: en-joe, B: en-joe-deep}"))
-    wait_for(lambda: status(client, account, task)["stage"] in ("tts", "effects"), what="rendering")
+    until_stage(client, account, task, ("tts", "effects"))
     task_dir = settings.tasks_dir / task["id"]
     orphans = processes_of(task_dir)
     assert orphans  # the first worker's nodes are rendering
     os.kill(doomed.pid, signal.SIGKILL)
     doomed.wait()
     workers.start(concurrency=1)
-    final = wait_for(lambda: status(client, account, task)["status"] in FINAL and status(client, account, task),
-                     timeout_s=300, what="completed by the second worker")
+    final = final_status(client, account, task)
     assert final["status"] == "completed"
     assert all(not Path(f"/proc/{pid}").exists() or pid not in processes_of(task_dir) for pid in orphans)
     assert len(charges(settings, task["id"])) == 1
@@ -176,8 +160,7 @@ def test_the_time_limit_fails_the_task_and_stops_everything(client, make_user, s
     workers.start(concurrency=1)
     account = make_user(credits=1000)
     task = submit(client, account, script(60, voices="{A: en-joe, B: en-joe-deep}"))
-    final = wait_for(lambda: status(client, account, task)["status"] in FINAL and status(client, account, task),
-                     timeout_s=120, what="failed at the time limit")
+    final = final_status(client, account, task, timeout_s=120)
     assert final["status"] == "failed" and "time limit" in final["error"]
     assert processes_of(settings.tasks_dir / task["id"]) == []
     assert charges(settings, task["id"]) == []

@@ -370,14 +370,14 @@ def test_inline_pause_stays_inside_one_minimax_request(library):
 
 
 @pytest.mark.parametrize("body, line, fragment", [
-    ("Mara: [pause: 1] Hello.\n", 9, "nothing is said before"),
+    ("\nMara: [pause: 1] Hello.\n", 9, "nothing is said before"),
     ("Mara: Hello.\nAgain. [pause: 1]\n", 8, "nothing is said after"),
     ("Mara: Hello [pause: soon] there.\n", 8, "not a number"),
     ("Mara: Hello [pause: 61] there.\n", 8, "out of range"),
     ("Mara: Hello [pause: 40] [pause: 30] there.\n", 8, "add up to 70"),
 ])
 def test_inline_pause_errors_name_the_line(library, body, line, fragment):
-    error = error_for(FRONT + ("\n" if line == 9 else "") + body, library)
+    error = error_for(FRONT + body, library)
     assert error.line == line and fragment in str(error)
 
 
