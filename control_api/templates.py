@@ -205,6 +205,7 @@ def stage_settings(name: str | None, overrides: Mapping[str, Mapping[str, Any]] 
     The DirectEngine uses this, so it runs with exactly the settings of the dora nodes of that template.
     """
     from control_api.engines.base import SETTING_GROUPS, StageSettings
+    from nodes.ambience.core import AmbienceConfig
     from nodes.common.settings import config_from_env, env_name
     from nodes.mixer.core import MixConfig
     from nodes.mixer.layout import LayoutConfig
@@ -216,7 +217,8 @@ def stage_settings(name: str | None, overrides: Mapping[str, Mapping[str, Any]] 
     if unknown:
         raise ConfigError(f"unknown setting group(s) {', '.join(unknown)}; groups: {', '.join(SETTING_GROUPS)}")
     if name is None:
-        env = {node: {env_name(k): v for group in (overrides or {}).values() for k, v in group.items()}
+        env = {node: {env_name(f"ambience_{k}" if group == "ambience" else k): v
+                      for group, values in (overrides or {}).items() for k, v in values.items()}
                for node in C.NODES}
     else:
         text = render(name, SAMPLE_TASK, options=overrides or {})
@@ -227,6 +229,6 @@ def stage_settings(name: str | None, overrides: Mapping[str, Mapping[str, Any]] 
         layout=config_from_env(LayoutConfig, env[C.AMBIENCE]),
         mix=config_from_env(MixConfig, env[C.MIXER]),
         retry=config_from_env(RetryPolicy, env[C.TTS]),
-        ambience_backend=env[C.AMBIENCE].get("DRAMAFLOW_AMBIENCE_BACKEND", "procedural"),
+        ambience=config_from_env(AmbienceConfig, env[C.AMBIENCE]),
         output=config_from_env(OutputSettings, env[C.OUTPUT]),
     )

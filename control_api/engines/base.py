@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from nodes.ambience.core import AmbienceConfig
 from nodes.mixer.core import MixConfig
 from nodes.mixer.layout import LayoutConfig
 from nodes.output.core import OutputSettings
@@ -54,7 +55,7 @@ class StageSettings:
     layout: LayoutConfig = field(default_factory=LayoutConfig)
     mix: MixConfig = field(default_factory=MixConfig)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    ambience_backend: str = "procedural"
+    ambience: AmbienceConfig = field(default_factory=AmbienceConfig)
     output: OutputSettings = field(default_factory=OutputSettings)
 
 
@@ -77,6 +78,8 @@ class RenderReport:
     tts_backends: dict[str, int] = field(default_factory=dict)  # backend → segments it spoke
     # API requests (retries included), cache_hits / cache_misses, usage_characters (billed): tts_summary
     tts: dict[str, Any] = field(default_factory=dict)
+    # backend, generated / cache_hits (TangoFlux clips), lock_wait_s, load_s, generate_s, device: close_backend
+    ambience: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -17,8 +17,7 @@ import numpy as np
 
 from control_api.engines.base import ProgressCallback, ProgressEvent, RenderOptions, RenderReport
 from control_api.templates import stage_settings
-from nodes.ambience.backends.base import get_backend
-from nodes.ambience.core import ambience_stage
+from nodes.ambience.core import ambience_stage, close_backend, open_backend
 from nodes.common.errors import collect_warnings
 from nodes.common.voices import VoiceLibrary, load_voices, providers_from_env
 from nodes.effects.core import process_dialogue
@@ -97,11 +96,15 @@ class DirectEngine:
                     dialogue[clip.seq] = process_dialogue(clip.audio, sr, effect=effects[clip.utterance], pan=voice.pan)
                     emit(ProgressEvent("effects", done, len(clips), f"seq {clip.seq}"))
             with _stage("ambience", seconds, emit):
-                scene = ambience_stage(
-                    plan, {c.seq: c.audio.shape[0] for c in clips}, sr, get_backend(settings.ambience_backend),
-                    replace(settings.layout, seed=seed),
-                    on_progress=lambda d, t, m: emit(ProgressEvent("ambience", d, t, m)),
-                )
+                backend = open_backend(settings.ambience, self.env)
+                try:
+                    scene = ambience_stage(
+                        plan, {c.seq: c.audio.shape[0] for c in clips}, sr, backend,
+                        replace(settings.layout, seed=seed),
+                        on_progress=lambda d, t, m: emit(ProgressEvent("ambience", d, t, m)),
+                    )
+                finally:
+                    ambience = close_backend(backend)
                 timeline = scene.timeline
             with _stage("mixer", seconds, emit):
                 mixed = mix(timeline, dialogue, scene.beds, scene.sfx, settings.mix)
@@ -112,7 +115,7 @@ class DirectEngine:
                     extra_report={"engine": self.name, "seed": seed, "lufs": mixed.lufs,
                                   "true_peak_dbtp": mixed.true_peak_dbtp,
                                   "warnings": [*plan.warnings, *caught.messages],
-                                  "tts": tts},
+                                  "tts": tts, "ambience": ambience},
                 )
         return RenderReport(
             title=plan.title, duration_s=written.duration_s, lufs=written.wav_lufs,
@@ -121,7 +124,7 @@ class DirectEngine:
             segments=len(plan.segments), cues=len(plan.cues), seed=seed, engine=self.name,
             stage_seconds=seconds, warnings=[*plan.warnings, *caught.messages],
             files={k: str(v) for k, v in asdict(written.files).items()},
-            tts_backends=dict(tts["backends"]), tts=tts,
+            tts_backends=dict(tts["backends"]), tts=tts, ambience=ambience,
         )
 
 

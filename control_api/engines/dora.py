@@ -31,6 +31,7 @@ from pathlib import Path
 from control_api.engines.base import ProgressCallback, ProgressEvent, RenderOptions, RenderReport
 from control_api.templates import TaskPaths, dora_binary, render, stage_settings
 from nodes.common import contract as C
+from nodes.common.diskcache import cache_dir_from_env
 from nodes.common.errors import (
     BackendError,
     ConfigError,
@@ -41,7 +42,6 @@ from nodes.common.errors import (
 )
 from nodes.common.voices import VoiceLibrary, load_voices, providers_from_env
 from nodes.segmenter.core import parse_script
-from nodes.tts.cache import cache_dir_from_env
 
 POLL_S = 0.2
 READY_TIMEOUT_S = 20.0
@@ -354,7 +354,7 @@ def _report(task_dir: Path, records: list[dict], engine: str) -> RenderReport:
         stage_seconds={stage: round(max(ts) - min(ts), 3) for stage, ts in spans.items()},
         warnings=[r["message"] for r in records if r.get("level") == "warn"],
         files=written["files"], tts_backends=dict(timeline["report"]["tts"]["backends"]),
-        tts=timeline["report"]["tts"],
+        tts=timeline["report"]["tts"], ambience=timeline["report"]["ambience"],
     )
 
 

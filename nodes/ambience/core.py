@@ -9,19 +9,74 @@ cue is edited.
 from __future__ import annotations
 
 import hashlib
+import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from nodes.ambience.backends.base import AmbienceBackend
+from nodes.ambience.backends.base import AmbienceBackend, BackendUnavailable, get_backend
 from nodes.common.audio import seconds_to_samples
-from nodes.common.errors import DramaflowWarning
+from nodes.common.diskcache import cache_dir_from_env, cache_enabled
+from nodes.common.errors import ConfigError, DramaflowWarning, warn
 from nodes.common.types import Plan, Timeline
 from nodes.mixer.layout import LayoutConfig, layout
 
 ProgressFn = Callable[[int, int, str], None]
+BACKENDS = ("procedural", "tangoflux", "library")
+
+
+@dataclass(frozen=True)
+class AmbienceConfig:
+    """The ambience settings a template gives (group ``ambience``: backend, steps, guidance_scale,
+    loop_crossfade_s, library). Where the model lives and which device it uses are the machine's:
+    ``DRAMAFLOW_TANGOFLUX_DIR``, ``DRAMAFLOW_TANGOFLUX_DEVICE``, ``DRAMAFLOW_GPU_LOCK_TIMEOUT_S``."""
+
+    ambience_backend: str = "procedural"
+    ambience_steps: int = 25
+    ambience_guidance_scale: float = 4.5
+    ambience_loop_crossfade_s: float = 1.5
+    ambience_library: str = ""
+
+    def __post_init__(self) -> None:
+        if self.ambience_backend not in BACKENDS:
+            raise ConfigError(f"ambience backend must be one of {', '.join(BACKENDS)}, got {self.ambience_backend!r}")
+        self.generation()  # validates steps, guidance scale and crossfade
+
+    def generation(self) -> Any:
+        from nodes.ambience.backends.tangoflux import GenerationSettings
+
+        return GenerationSettings(self.ambience_steps, self.ambience_guidance_scale, self.ambience_loop_crossfade_s)
+
+
+def open_backend(config: AmbienceConfig, env: Mapping[str, str] = os.environ, *,
+                 on_step: Callable[[str, int, int], None] | None = None) -> AmbienceBackend:
+    """The configured backend. When its model or files are not on this machine the render goes on with
+    the procedural backend and a warning that says why (``BackendUnavailable``); other setting errors raise."""
+    name = config.ambience_backend
+    try:
+        if name == "tangoflux":
+            timeout = env.get("DRAMAFLOW_GPU_LOCK_TIMEOUT_S")
+            return get_backend(name, model_dir=env.get("DRAMAFLOW_TANGOFLUX_DIR") or None,
+                               settings=config.generation(), device=env.get("DRAMAFLOW_TANGOFLUX_DEVICE", "auto"),
+                               cache_dir=cache_dir_from_env(env) if cache_enabled(env) else None,
+                               lock_timeout_s=float(timeout) if timeout else 3600.0, env=env, on_step=on_step)
+        if name == "library":
+            return get_backend(name, root=config.ambience_library, loop_crossfade_s=config.ambience_loop_crossfade_s)
+        return get_backend(name)
+    except BackendUnavailable as exc:
+        warn(f"ambience backend {name} is not available, using procedural ambience: {exc}")
+        return get_backend("procedural")
+
+
+def close_backend(backend: AmbienceBackend) -> dict[str, Any]:
+    """Free what ``backend`` holds (a model, a device lock); returns what it cost, for the report."""
+    close = getattr(backend, "close", None)
+    if close:
+        close()
+    return dict(getattr(backend, "stats", None) or {"backend": backend.name})
 
 
 @dataclass(frozen=True)

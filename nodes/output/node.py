@@ -41,7 +41,7 @@ def main() -> None:
             max_true_peak_dbtp=settings.max_true_peak_dbtp, bitrate_kbps=settings.mp3_bitrate_kbps,
             extra_report={"engine": "dora", "seed": document["seed"], "lufs": chunks.eos_metadata["lufs"],
                           "true_peak_dbtp": chunks.eos_metadata["true_peak_dbtp"], "warnings": document["warnings"],
-                          "tts": document["tts"]},
+                          "tts": document["tts"], "ambience": document["ambience"]},
         )
         report = {**asdict(written), "files": {k: str(v) for k, v in asdict(written.files).items()}}
         (runner.context.task_dir / "output.json").write_text(json.dumps(report, ensure_ascii=False, default=str))

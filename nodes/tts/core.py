@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 
 from nodes.common.audio import MIX_SAMPLE_RATE, as_2d, db_to_gain, resample
+from nodes.common.diskcache import cache_dir_from_env, cache_enabled
 from nodes.common.errors import BackendError, ConfigError, PermanentBackendError, TransientBackendError, warn
 from nodes.common.types import Plan, Segment, Utterance
 from nodes.tts.backends.base import Cacheable, Speech, SynthesisRequest, Synthesizer
-from nodes.tts.cache import SpeechCache, cache_dir_from_env, cache_enabled
+from nodes.tts.cache import SpeechCache
 
 TRIM_THRESHOLD_DBFS = -50.0
 TRIM_KEEP_S = 0.03  # keep a little air around the words so onsets are not clipped

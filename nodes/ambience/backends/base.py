@@ -78,6 +78,11 @@ class AmbienceBackend(Protocol):
         ...
 
 
+class BackendUnavailable(ConfigError):
+    """A backend's model, packages or files are not on this machine. A render then uses the procedural
+    backend and says so in a warning; ``dramaflow ambience generate`` refuses with this message."""
+
+
 BackendFactory = Callable[..., AmbienceBackend]
 
 _FACTORIES: dict[str, BackendFactory] = {}
@@ -108,4 +113,18 @@ def _procedural_factory(**options: object) -> AmbienceBackend:
     return ProceduralBackend(**options)
 
 
+def _tangoflux_factory(**options: object) -> AmbienceBackend:
+    from nodes.ambience.backends.tangoflux import TangoFluxBackend
+
+    return TangoFluxBackend(**options)  # type: ignore[arg-type]
+
+
+def _library_factory(**options: object) -> AmbienceBackend:
+    from nodes.ambience.backends.library import LibraryBackend
+
+    return LibraryBackend(**options)  # type: ignore[arg-type]
+
+
 register_backend("procedural", _procedural_factory)
+register_backend("tangoflux", _tangoflux_factory)
+register_backend("library", _library_factory)

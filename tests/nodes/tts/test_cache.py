@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from nodes.common.diskcache import cache_dir_from_env, cache_enabled
 from nodes.tts.backends.base import Speech
-from nodes.tts.cache import SpeechCache, cache_dir_from_env, cache_enabled
+from nodes.tts.cache import SpeechCache
 
 
 def clip(seed: int = 0) -> Speech:
@@ -26,10 +27,11 @@ def test_round_trip_keeps_samples_and_marks_the_hit(tmp_path):
     assert not list(tmp_path.rglob(".tmp-*"))  # written via a temporary file, renamed into place
 
 
-def test_keys_depend_on_content_not_on_order():
-    a = SpeechCache.digest({"text": "x", "voice": {"speed": 1.0, "id": "v"}})
-    assert a == SpeechCache.digest({"voice": {"id": "v", "speed": 1.0}, "text": "x"})
-    assert a != SpeechCache.digest({"text": "x", "voice": {"speed": 1.1, "id": "v"}})
+def test_keys_depend_on_content_not_on_order(tmp_path):
+    cache = SpeechCache(tmp_path)
+    a = cache.digest({"text": "x", "voice": {"speed": 1.0, "id": "v"}})
+    assert a == cache.digest({"voice": {"id": "v", "speed": 1.0}, "text": "x"})
+    assert a != cache.digest({"text": "x", "voice": {"speed": 1.1, "id": "v"}})
 
 
 def test_a_damaged_entry_is_a_miss_and_is_removed(tmp_path):
