@@ -298,33 +298,62 @@ def ambience_generate(
     output: Annotated[Path, typer.Option("--output", "-o", help="WAV file to write.")],
     duration: Annotated[float | None, typer.Option("--duration", help="Seconds (bed default 10; one-shot: its natural length).")] = None,
     seed: Annotated[int, typer.Option(help="Seed; same seed, same sound.")] = 0,
-    backend: Annotated[str, typer.Option(help="Ambience backend.")] = "procedural",
+    backend: Annotated[str, typer.Option(help="procedural, tangoflux or library.")] = "procedural",
     sfx: Annotated[bool, typer.Option("--sfx", help="Render a one-shot effect instead of a scene bed.")] = False,
     sample_rate: Annotated[int, typer.Option(help="Sample rate in Hz.")] = 44100,
+    model_dir: Annotated[Path | None, typer.Option("--model-dir", help="TangoFlux model folder (default: $DRAMAFLOW_TANGOFLUX_DIR, then the offline Hugging Face cache).")] = None,
+    steps: Annotated[int, typer.Option(help="TangoFlux sampling steps (25 fast, 50 best).")] = 25,
+    guidance_scale: Annotated[float, typer.Option(help="TangoFlux guidance scale (> 1).")] = 4.5,
+    device: Annotated[str, typer.Option(help="TangoFlux device: auto, cpu, cuda or cuda:N (default: $DRAMAFLOW_TANGOFLUX_DEVICE, else auto).")] = "",
+    library: Annotated[Path | None, typer.Option("--library", help="Folder with library.yaml (library backend).")] = None,
 ) -> None:
-    """Render one scene bed (or, with --sfx, one effect) to a WAV file to listen to."""
+    """Render one scene bed (or, with --sfx, one effect) to a WAV file to listen to.
+
+    Beds from TangoFlux are looped from one ~30 s generation, exactly as renders use them; one-shots
+    are generated for their duration (1–30 s). Generated clips are cached (DRAMAFLOW_CACHE_DIR)."""
     import warnings
 
     from nodes.ambience.backends.base import get_backend
+    from nodes.ambience.core import AmbienceConfig, close_backend
     from nodes.common.audio import integrated_lufs, max_momentary_lufs
+    from nodes.common.diskcache import cache_dir_from_env, cache_enabled
     from nodes.common.errors import DramaflowWarning
 
     if duration is not None and not 0.05 <= duration <= 600:
         raise _fail("--duration must be between 0.05 and 600 seconds", 2)
     try:
-        impl = get_backend(backend)
+        config = AmbienceConfig(ambience_backend=backend, ambience_steps=steps, ambience_guidance_scale=guidance_scale)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DramaflowWarning)
-            if sfx:
-                sound = impl.render_sfx(prompt, sample_rate, seed, duration)
+            if backend == "tangoflux":
+                from nodes.ambience.backends.tangoflux import check_duration
+
+                if sfx and duration is not None:
+                    check_duration(duration)
+                impl = get_backend(backend, model_dir=model_dir, settings=config.generation(),
+                                   device=device or os.environ.get("DRAMAFLOW_TANGOFLUX_DEVICE", "auto"),
+                                   cache_dir=cache_dir_from_env(os.environ) if cache_enabled(os.environ) else None)
+            elif backend == "library":
+                impl = get_backend(backend, root=library or os.environ.get("DRAMAFLOW_AMBIENCE_LIBRARY"))
             else:
-                sound = impl.render_bed(prompt, duration or 10.0, sample_rate, seed)
+                impl = get_backend(backend)
+            try:
+                if sfx:
+                    sound = impl.render_sfx(prompt, sample_rate, seed, duration)
+                else:
+                    sound = impl.render_bed(prompt, duration or 10.0, sample_rate, seed)
+            finally:
+                stats = close_backend(impl)
     except DramaflowError as exc:
         raise _fail(str(exc), 2 if isinstance(exc, ConfigError) else 1) from None
     _write_wav_atomically(output, sound.audio, sample_rate)
     level = max_momentary_lufs(sound.audio, sample_rate) if sfx else integrated_lufs(sound.audio, sample_rate)
     console.print(f"{output}: {len(sound.audio) / sample_rate:.2f} s, matched {', '.join(sound.matched) or '-'}, "
                   f"{level:.1f} LUFS{' (max momentary)' if sfx else ''}", highlight=False)
+    if "generated" in stats:
+        console.print(f"{stats['backend']} on {stats['device']}: {stats['generated']} generated "
+                      f"({stats['generate_s']:.1f} s, model load {stats['load_s']:.1f} s), "
+                      f"{stats['cache_hits']} from cache", highlight=False)
     for w in caught:
         console.print(f"[yellow]warning:[/] {escape(str(w.message))}", highlight=False)
 
@@ -347,11 +376,18 @@ def _write_wav_atomically(path: Path, audio: Any, sample_rate: int) -> None:
 
 
 @ambience_app.command("list")
-def ambience_list(backend: Annotated[str, typer.Option(help="Ambience backend.")] = "procedural") -> None:
-    """List the scenes and one-shots a backend knows, with their keywords."""
+def ambience_list(
+    backend: Annotated[str, typer.Option(help="procedural or library.")] = "procedural",
+    library: Annotated[Path | None, typer.Option("--library", help="Folder with library.yaml (library backend).")] = None,
+) -> None:
+    """List the scenes and one-shots a backend knows, with their keywords (library: tags, file, licence)."""
     from nodes.ambience.backends.base import get_backend
 
-    described = get_backend(backend).describe()
+    try:
+        impl = get_backend(backend, root=library) if backend == "library" else get_backend(backend)
+    except DramaflowError as exc:
+        raise _fail(str(exc), 2) from None
+    described = impl.describe()
     for kind, names in described.items():
         out.print(f"[bold]{kind}[/]")
         for name in names:

@@ -31,3 +31,11 @@ def fake_t2a(fake_t2a_server):
     """The fake T2A server with an empty log, no faults, a generous rate limit and no latency."""
     fake_t2a_server.reset()
     return fake_t2a_server
+
+
+@pytest.fixture(scope="session")
+def tangoflux_model(tmp_path_factory) -> Path:
+    """A tiny random-weight TangoFlux model folder in the published layout (tests/fakes/tangoflux.py)."""
+    from tests.fakes.tangoflux import write_model
+
+    return write_model(tmp_path_factory.mktemp("tangoflux") / "model")

@@ -4,7 +4,8 @@ Every GPU stage holds it while its model is resident, so TTS and TangoFlux never
 TTS stage finishes and releases before the ambience stage takes it. It is ``flock(2)`` on a file per
 device in ``DRAMAFLOW_LOCK_DIR`` (default: the system's temp folder): the kernel releases it when the
 holder exits in any way, a SIGKILL included, so a crashed stage never blocks the machine. The file
-names the current holder, for the error a waiter gets when its ``timeout_s`` runs out.
+names the current holder, for the error a waiter gets when its ``timeout_s`` runs out. A model stage on
+the CPU (TangoFlux where there is no GPU) takes the device ``cpu``: one such model at a time per machine.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def gpu_lock(device: str, *, holder: str, timeout_s: float | None = None,
             except BlockingIOError:
                 if timeout_s is not None and time.monotonic() - start > timeout_s:
                     raise TransientBackendError(
-                        f"GPU {device} still busy after {timeout_s:g} s, held by {_holder(path)}",
+                        f"device {device} still busy after {timeout_s:g} s, held by {_holder(path)}",
                         backend="gpu-lock") from None
                 time.sleep(POLL_S)
         os.ftruncate(fd, 0)

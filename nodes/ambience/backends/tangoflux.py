@@ -184,6 +184,7 @@ class TangoFluxBackend:
         self.on_step = on_step
         self._cache = NpzStore(Path(cache_dir) / "ambience", CACHE_VERSION) if cache_dir else None
         self._lock_timeout_s = lock_timeout_s
+        self._env = env
         self._holder = f"ambience/tangoflux task {env.get('DRAMAFLOW_TASK_ID', '-')}"
         self._resources = ExitStack()
         self._pipeline: Any = None
@@ -206,7 +207,7 @@ class TangoFluxBackend:
             library.utils.logging.disable_progress_bar()
         m = self._model_code
         self.stats["lock_wait_s"] = round(self._resources.enter_context(
-            gpu_lock(self.device, holder=self._holder, timeout_s=self._lock_timeout_s)), 3)
+            gpu_lock(self.device, holder=self._holder, timeout_s=self._lock_timeout_s, env=self._env)), 3)
         start = time.perf_counter()
         on_gpu = self.device.startswith("cuda")
         if not on_gpu:
