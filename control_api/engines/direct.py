@@ -34,6 +34,8 @@ from nodes.tts.core import (
     providers_in,
     speech_cache,
     synthesize_all,
+    tts_device,
+    tts_device_lock,
     tts_summary,
 )
 
@@ -51,11 +53,12 @@ class DirectEngine:
         self.env = dict(os.environ if env is None else env)  # MINIMAX_*, DRAMAFLOW_CACHE_DIR, …
         self._synthesizers: dict[str, Synthesizer] = {}
 
-    async def _speak(self, plan, seed: int, sample_rate: int, retry: RetryPolicy, emit: ProgressCallback) -> list[Speech]:
+    async def _speak(self, plan, seed: int, sample_rate: int, retry: RetryPolicy, emit: ProgressCallback,
+                     device: str = "cpu") -> list[Speech]:
         providers = providers_in(plan)
-        kept = providers & REUSABLE_PROVIDERS
+        kept = providers & REUSABLE_PROVIDERS if device == "cpu" else set()  # GPU voices never stay loaded
         self._synthesizers.update(load_synthesizers(kept - set(self._synthesizers)))
-        fresh = load_synthesizers(providers - kept, env=self.env, sample_rate=sample_rate)
+        fresh = load_synthesizers(providers - kept, env=self.env, sample_rate=sample_rate, device=device)
         try:
             return await synthesize_all(
                 plan, {**{p: self._synthesizers[p] for p in kept}, **fresh}, seed=seed, sample_rate=sample_rate,
@@ -84,7 +87,10 @@ class DirectEngine:
                                     config=settings.segmenter, provider_available=providers_from_env(self.env))
             seed = plan_seed(plan, options.seed)
             with _stage("tts", seconds, emit, len(plan.segments)):
-                clips = asyncio.run(self._speak(plan, seed, settings.layout.sample_rate, settings.retry, emit))
+                device = tts_device(providers_in(plan), self.env)
+                with tts_device_lock(device, self.env):  # voices loaded, used and freed inside
+                    clips = asyncio.run(self._speak(plan, seed, settings.layout.sample_rate, settings.retry, emit,
+                                                    device))
             tts = tts_summary(clip_stats(clip) for clip in clips)
             sr = settings.layout.sample_rate
             with _stage("effects", seconds, emit, len(clips)):

@@ -9,11 +9,13 @@ script line. A segment is never skipped: the stage returns all of them or raises
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import gc
 import hashlib
 import os
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,7 @@ import numpy as np
 from nodes.common.audio import MIX_SAMPLE_RATE, as_2d, db_to_gain, resample
 from nodes.common.diskcache import cache_dir_from_env, cache_enabled
 from nodes.common.errors import BackendError, ConfigError, PermanentBackendError, TransientBackendError, warn
+from nodes.common.gpulock import gpu_lock
 from nodes.common.types import Plan, Segment, Utterance
 from nodes.tts.backends.base import Cacheable, Speech, SynthesisRequest, Synthesizer
 from nodes.tts.cache import SpeechCache
@@ -252,21 +255,62 @@ def tts_summary(stats: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
+GPU_PROVIDERS = frozenset({"piper"})  # offline voices that can run on a GPU (onnxruntime-gpu)
+
+
+def tts_device(providers: Iterable[str], env: Mapping[str, str] = os.environ) -> str:
+    """Where the plan's local neural voices will run: ``DRAMAFLOW_TTS_DEVICE`` (cpu | cuda | cuda:N,
+    default cpu) when onnxruntime offers CUDA, else ``cpu`` with a warning. ``cpu`` when no such voice."""
+    requested = str(env.get("DRAMAFLOW_TTS_DEVICE", "cpu")).strip().lower()
+    if requested == "cpu" or not GPU_PROVIDERS & set(providers):
+        return "cpu"
+    if requested == "cuda":
+        requested = "cuda:0"
+    if not requested.startswith("cuda:") or not requested[5:].isdigit():
+        raise ConfigError(f"DRAMAFLOW_TTS_DEVICE must be cpu, cuda or cuda:N, got {requested!r}")
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        warn(f"DRAMAFLOW_TTS_DEVICE={requested}, but this onnxruntime has no CUDA provider (install "
+             "onnxruntime-gpu); the voices run on the CPU")
+        return "cpu"
+    return requested
+
+
+@contextlib.contextmanager
+def tts_device_lock(device: str, env: Mapping[str, str] = os.environ) -> Iterator[None]:
+    """Hold ``device``'s lock (``nodes.common.gpulock``) while voices are loaded on it; nothing for the CPU.
+    The TTS stage loads, speaks, closes its voices and frees their memory inside this block, so a model
+    stage that follows (TangoFlux) finds the GPU free."""
+    if device == "cpu":
+        yield
+        return
+    timeout = env.get("DRAMAFLOW_GPU_LOCK_TIMEOUT_S")
+    with gpu_lock(device, holder=f"tts task {env.get('DRAMAFLOW_TASK_ID', '-')}",
+                  timeout_s=float(timeout) if timeout else 3600.0, env=env):
+        try:
+            yield
+        finally:
+            gc.collect()  # the voices' sessions go now, not at some later collection
+
+
 def speech_cache(env: Mapping[str, str] = os.environ) -> SpeechCache | None:
     """The segment cache the environment asks for (``DRAMAFLOW_CACHE=off`` disables it)."""
     return SpeechCache(cache_dir_from_env(env)) if cache_enabled(env) else None
 
 
 def load_synthesizers(
-    providers: Iterable[str], *, env: Mapping[str, str] = os.environ, sample_rate: int = MIX_SAMPLE_RATE
+    providers: Iterable[str], *, env: Mapping[str, str] = os.environ, sample_rate: int = MIX_SAMPLE_RATE,
+    device: str = "cpu",
 ) -> dict[str, Synthesizer]:
-    """Instantiate the backends a plan needs (heavy: loads models). Call from ``main()``/engines only."""
+    """Instantiate the backends a plan needs (heavy: loads models) on ``device`` (``tts_device``; hold
+    ``tts_device_lock`` around load, synthesis and close). Call from ``main()``/engines only."""
     out: dict[str, Synthesizer] = {}
     for provider in sorted(set(providers)):
         if provider == "piper":
             from nodes.tts.backends.piper import PiperSynthesizer
 
-            out[provider] = PiperSynthesizer()
+            out[provider] = PiperSynthesizer(device=device)
         elif provider == "espeak":
             from nodes.tts.backends.espeak import EspeakSynthesizer
 

@@ -3,7 +3,8 @@ segment, plus what the report counts: backend, cache hit, API requests, billed c
 completion order with ``seq``, each ending with an EOS.
 
 Env: DRAMAFLOW_SAMPLE_RATE, DRAMAFLOW_ATTEMPTS / _BASE_DELAY_S / _MAX_DELAY_S (retry policy),
-DRAMAFLOW_CACHE_DIR / DRAMAFLOW_CACHE (segment cache), MINIMAX_* and DRAMAFLOW_REDIS_URL (MiniMax).
+DRAMAFLOW_CACHE_DIR / DRAMAFLOW_CACHE (segment cache), MINIMAX_* and DRAMAFLOW_REDIS_URL (MiniMax),
+DRAMAFLOW_TTS_DEVICE (cpu | cuda[:N] for piper; the device's lock is held while voices are loaded).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from nodes.tts.core import (
     load_synthesizers,
     speech_cache,
     synthesize_requests,
+    tts_device,
+    tts_device_lock,
 )
 
 
@@ -42,7 +45,7 @@ def main() -> None:
         requests = [request for request, _ in items]
         routing = {request.seq: metadata for request, metadata in items}
         runner.progress(0, len(requests), "loading voices")
-        synthesizers = load_synthesizers({r.voice.provider for r in requests}, sample_rate=sample_rate)
+        providers = {r.voice.provider for r in requests}
         done = 0
 
         def send(clip: Speech, request: SynthesisRequest) -> None:
@@ -64,7 +67,8 @@ def main() -> None:
             done += 1
             runner.progress(done, len(requests), request.text[:60], seq=clip.seq)
 
-        async def run() -> None:
+        async def run(device: str) -> None:
+            synthesizers = load_synthesizers(providers, sample_rate=sample_rate, device=device)
             try:
                 await synthesize_requests(requests, synthesizers, sample_rate=sample_rate, retry=retry,
                                           on_clip=send, cache=cache)
@@ -72,7 +76,9 @@ def main() -> None:
                 await close_synthesizers(synthesizers)
 
         with collect_warnings() as caught:
-            asyncio.run(run())
+            device = tts_device(providers)
+            with tts_device_lock(device):  # released, voices freed, before the last EOS lets ambience start
+                asyncio.run(run(device))
         for note in caught.messages:
             runner.warn(note)
         runner.send_eos(C.SPEECH, len(requests))

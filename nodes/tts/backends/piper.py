@@ -71,7 +71,7 @@ class PiperSynthesizer:
     name = "piper"
     max_in_flight = 1
 
-    def __init__(self, model_path: Path | None = None, config_path: Path | None = None) -> None:
+    def __init__(self, model_path: Path | None = None, config_path: Path | None = None, *, device: str = "cpu") -> None:
         import onnxruntime
         from piper import PiperVoice
 
@@ -83,7 +83,11 @@ class PiperSynthesizer:
         model_bytes, self._noise_inputs = deterministic_model_bytes(model_path)
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
-        self._session = onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+        self.device = device
+        providers: list = ["CPUExecutionProvider"]
+        if device.startswith("cuda:"):  # tts_device checked that this onnxruntime has CUDA
+            providers.insert(0, ("CUDAExecutionProvider", {"device_id": int(device[5:])}))
+        self._session = onnxruntime.InferenceSession(model_bytes, options, providers=providers)
         self.sample_rate = int(self._voice.config.sample_rate)
         self._lock = threading.Lock()
 
@@ -130,4 +134,4 @@ class PiperSynthesizer:
         return await asyncio.to_thread(self.synthesize_sync, request)
 
     async def aclose(self) -> None:
-        return None
+        self._session = None  # frees the model (and its GPU memory) now
