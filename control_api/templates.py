@@ -111,6 +111,10 @@ def render(
         if value and "$" in value:
             raise ConfigError(f"{label} path {value!r} contains '$', which dora would expand; use another path")
     options = {group: dict(values) for group, values in (options or {}).items()}
+    for group, values in options.items():
+        for key, value in values.items():
+            if isinstance(value, str) and "$" in value:
+                raise ConfigError(f"setting {group}.{key}={value!r} contains '$', which dora would expand in env:")
     context = {
         "template": name, "task": task, "title": title, "voices": dict(voices or {}),
         "nodes": dict(nodes or node_commands()), "options": options,

@@ -71,6 +71,8 @@ def test_paths_with_dollar_are_refused():
 
     with pytest.raises(ConfigError, match=r"\$"):
         render("drama", replace(SAMPLE_TASK, output="/tmp/$HOME/x.mp3"))
+    with pytest.raises(ConfigError, match=r"ambience.library=.*contains '\$'"):
+        render("drama", SAMPLE_TASK, options={"ambience": {"library": "/srv/$USER/sounds"}})
 
 
 def write_template(tmp_path: Path, body: str) -> Path:
