@@ -165,6 +165,17 @@ def _settings(pairs: list[str] | None) -> dict[str, dict[str, Any]]:
     return settings
 
 
+def _ambience_line(stats: dict[str, Any]) -> str:
+    """``procedural``, or what a model backend cost: clips generated and cached, load, wait, memory."""
+    line = str(stats.get("backend", "?"))
+    if "generated" in stats:
+        line += (f" on {stats['device']}: {stats['generated']} generated ({stats['generate_s']:.1f} s, model load "
+                 f"{stats['load_s']:.1f} s, lock wait {stats['lock_wait_s']:.1f} s), {stats['cache_hits']} from cache")
+        if stats.get("peak_gpu_memory_mib"):
+            line += f", peak GPU memory {stats['peak_gpu_memory_mib']} MiB"
+    return line
+
+
 def _print_report(report: Any) -> None:
     table = Table(title=f"{report.title}", show_header=False, title_justify="left")
     table.add_row("duration", f"{report.duration_s:.1f} s")
@@ -175,6 +186,7 @@ def _print_report(report: Any) -> None:
     paid = (f"; API: {tts['requests']} requests, {tts['cache_hits']} cached, {tts['cache_misses']} synthesized, "
             f"{tts['usage_characters']} characters billed") if tts.get("requests") or tts.get("cache_hits") else ""
     table.add_row("tts", ", ".join(f"{k}: {v}" for k, v in report.tts_backends.items()) + paid)
+    table.add_row("ambience", _ambience_line(report.ambience))
     table.add_row("stages", ", ".join(f"{k} {v:.2f} s" for k, v in report.stage_seconds.items()))
     table.add_row("seed", str(report.seed))
     for key in ("mp3", "wav", "timeline", "srt", "vtt"):
@@ -351,9 +363,7 @@ def ambience_generate(
     console.print(f"{output}: {len(sound.audio) / sample_rate:.2f} s, matched {', '.join(sound.matched) or '-'}, "
                   f"{level:.1f} LUFS{' (max momentary)' if sfx else ''}", highlight=False)
     if "generated" in stats:
-        console.print(f"{stats['backend']} on {stats['device']}: {stats['generated']} generated "
-                      f"({stats['generate_s']:.1f} s, model load {stats['load_s']:.1f} s), "
-                      f"{stats['cache_hits']} from cache", highlight=False)
+        console.print(_ambience_line(stats), highlight=False)
     for w in caught:
         console.print(f"[yellow]warning:[/] {escape(str(w.message))}", highlight=False)
 

@@ -37,7 +37,7 @@ from nodes.ambience.backends.base import BackendUnavailable, Sound
 from nodes.ambience.loop import loop_to_length
 from nodes.common.audio import equal_power_fade_out, resample, seconds_to_samples
 from nodes.common.diskcache import NpzStore
-from nodes.common.errors import ConfigError, DramaflowWarning
+from nodes.common.errors import ConfigError, DramaflowWarning, PermanentBackendError
 from nodes.common.gpulock import gpu_lock
 
 HF_REPO = "declare-lab/TangoFlux"
@@ -196,15 +196,10 @@ class TangoFluxBackend:
     def _load(self) -> Any:
         if self._pipeline is not None:
             return self._pipeline
-        import diffusers
         import torch
-        import transformers
         from safetensors.torch import load_file
         from transformers import T5EncoderModel, T5TokenizerFast
 
-        for library in (transformers, diffusers):  # no progress bars or casting notes in node logs
-            library.utils.logging.set_verbosity_error()
-            library.utils.logging.disable_progress_bar()
         m = self._model_code
         self.stats["lock_wait_s"] = round(self._resources.enter_context(
             gpu_lock(self.device, holder=self._holder, timeout_s=self._lock_timeout_s, env=self._env)), 3)
@@ -212,7 +207,7 @@ class TangoFluxBackend:
         on_gpu = self.device.startswith("cuda")
         if not on_gpu:
             warnings.warn(DramaflowWarning(
-                "TangoFlux runs on the CPU: minutes per clip for the full-size model (about 4 min at 25 steps on "
+                "TangoFlux runs on the CPU: minutes per clip for the full-size model (about 3.5 min at 25 steps on "
                 "2 cores); use a GPU machine, the library backend, or render once and reuse the cache"), stacklevel=2)
         config = m.TangoFluxConfig.from_dict(self.files.config)
         text_encoder = T5EncoderModel.from_pretrained(self.files.text_encoder, local_files_only=True)
@@ -250,7 +245,8 @@ class TangoFluxBackend:
 
     @property
     def clip_s(self) -> float:
-        """Seconds one generation covers (the model's latent window, at most ``MAX_DURATION_S``)."""
+        """Seconds one generation covers (the model's latent window, at most ``MAX_DURATION_S``). Read from
+        config.json with AutoencoderOobleck's defaults (hop 2048 at 44.1 kHz), so a cache lookup needs no model."""
         config = self.files.config
         hop = int(np.prod((config.get("vae") or {}).get("downsampling_ratios", [2, 4, 4, 8, 8])))
         rate = int((config.get("vae") or {}).get("sampling_rate", 44100))
@@ -270,15 +266,8 @@ class TangoFluxBackend:
             self.stats["cache_hits"] += 1
             audio, rate = found[0]["audio"].astype(np.float32), int(found[0]["sample_rate"])
         else:
-            pipeline = self._load()
             start = time.perf_counter()
-            step = (lambda i, n: self.on_step(prompt, i, n)) if self.on_step else None
-            latents = pipeline.latents(prompt, duration_s=duration_s, seed=int(seed), steps=self.settings.steps,
-                                       guidance_scale=self.settings.guidance_scale, on_step=step)
-            audio, rate = pipeline.decode(latents, duration_s), pipeline.sample_rate
-            if not np.isfinite(audio).all():
-                raise ModelNotAvailable(f"TangoFlux produced non-finite samples for {prompt!r} on {self.device} "
-                                        f"({self.stats.get('dtype')}); the weights may be damaged")
+            audio, rate = self._sample(prompt, duration_s, int(seed))
             self.stats["generated"] += 1
             self.stats["generate_s"] = round(self.stats["generate_s"] + time.perf_counter() - start, 3)
             if self._cache:
@@ -286,6 +275,28 @@ class TangoFluxBackend:
                                 sample_rate=np.int64(rate))
         self._clips[memo] = (audio, rate)
         return audio, rate
+
+    def _sample(self, prompt: str, duration_s: float, seed: int) -> tuple[np.ndarray, int]:
+        """Run the model. float16 can overflow where float32 does not: such a clip is made again in
+        float32 (and the model stays float32 for the rest of the stage), with a warning."""
+        import torch
+
+        pipeline = self._load()
+        step = (lambda i, n: self.on_step(prompt, i, n)) if self.on_step else None
+        for _ in range(2):
+            latents = pipeline.latents(prompt, duration_s=duration_s, seed=seed, steps=self.settings.steps,
+                                       guidance_scale=self.settings.guidance_scale, on_step=step)
+            audio = pipeline.decode(latents, duration_s)
+            if np.isfinite(audio).all():
+                return audio, pipeline.sample_rate
+            if pipeline.dtype == torch.float32:
+                break
+            warnings.warn(DramaflowWarning(f"TangoFlux overflowed in {self.stats['dtype']} on {prompt!r}; "
+                                           "generating again in float32"), stacklevel=2)
+            pipeline.to(pipeline.device, torch.float32)
+            self.stats["dtype"] = "float32"
+        raise PermanentBackendError(f"TangoFlux produced non-finite samples for {prompt!r} in float32; "
+                                    f"the weights in {self.files.root} may be damaged", backend=self.name)
 
     # --- AmbienceBackend -------------------------------------------------------------------------------
     def render_bed(self, prompt: str, duration_s: float, sample_rate: int, seed: int) -> Sound:

@@ -20,11 +20,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import diffusers
 import numpy as np
 import torch
+import transformers
 from diffusers import AutoencoderOobleck, FlowMatchEulerDiscreteScheduler, FluxTransformer2DModel
 from torch import nn
 from transformers import T5EncoderModel, T5TokenizerFast
+
+for _library in (transformers, diffusers):  # no progress bars or dtype-casting notes in node logs
+    _library.utils.logging.set_verbosity_error()
+    _library.utils.logging.disable_progress_bar()
 
 LATENT_CHANNELS = 64
 # The one key the published checkpoint leaves out: T5 ties it to ``text_encoder.shared.weight``.

@@ -218,3 +218,29 @@ def test_the_cli_refuses_to_download_and_asks_for_no_url(tmp_path):
     message = " ".join((proc.stdout + proc.stderr).split())
     assert "never downloads" in message and "DRAMAFLOW_TANGOFLUX_DIR" in message and "--model-dir" in message
     assert not out.exists() and _Hub.requests == []
+
+
+def test_a_clip_that_overflows_in_float16_is_made_again_in_float32(tangoflux_model, env, monkeypatch):
+    """float16 is what the backend uses on a GPU; here the tiny model is put in float16 on the CPU and its
+    first decode made to overflow, as a large model's activations can."""
+    import torch
+
+    from nodes.ambience.backends.tangoflux_model import TangoFluxPipeline
+
+    b = backend(tangoflux_model, env)
+    generate(b)
+    pipeline = b._pipeline
+    pipeline.to(pipeline.device, torch.float16)
+    b.stats["dtype"] = "float16"
+    real_decode, calls = TangoFluxPipeline.decode, []
+
+    def overflow_once(self, latents, duration_s):
+        calls.append(self.dtype)
+        audio = real_decode(self, latents.float(), duration_s) if self.dtype == torch.float32 else None
+        return audio if audio is not None else np.full((10, 2), np.inf, dtype=np.float32)
+
+    monkeypatch.setattr(TangoFluxPipeline, "decode", overflow_once)
+    with pytest.warns(DramaflowWarning, match="overflowed in float16.*again in float32"):
+        audio, _ = b.generate(PROMPT, 1.0, 2)
+    assert calls == [torch.float16, torch.float32] and np.isfinite(audio).all() and b.stats["dtype"] == "float32"
+    b.close()
