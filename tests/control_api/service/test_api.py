@@ -92,6 +92,9 @@ def test_other_users_see_404_for_tasks_files_and_scripts(client, make_user):
     ({"script": script(), "voice_config": {"A": "{{ 7*7 }}"}}, 422, "voice"),
     ({"script": script(), "options": {"settings": {"mix": {"target_lufs": "{{ config }}"}}}}, 422, ""),
     ({"script": script(), "options": {"shell": "rm -rf /"}}, 422, "unknown option"),
+    ({"script": script(), "options": {"settings": {"ambience": {"backend": "tangoflux", "guidance_scale": 1}}}},
+     422, "guidance_scale must be above 1"),
+    ({"script": script(), "options": {"settings": {"ambience": {"library": "/srv/$HOME"}}}}, 422, "contains '$'"),
     ({"script": script(), "script_id": str(uuid.uuid4())}, 422, "exactly one"),
     ({}, 422, "exactly one"),
 ])
