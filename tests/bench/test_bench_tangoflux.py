@@ -27,8 +27,6 @@ import pytest
 pytestmark = pytest.mark.bench
 torch = pytest.importorskip("torch", reason="needs the [tangoflux] extra")
 ON_GPU = torch.cuda.is_available()
-if not ON_GPU and os.environ.get("BENCH_TANGOFLUX_CPU") != "1":
-    pytest.skip("no CUDA GPU here (BENCH_TANGOFLUX_CPU=1 runs the CPU estimate)", allow_module_level=True)
 
 PROMPT = "heavy rain on a tin roof with distant thunder"
 
@@ -45,6 +43,8 @@ def _clip(pipeline, steps: int) -> float:
 def test_bench_full_size_tangoflux():
     from tests.fakes.tangoflux import FULL, pipeline
 
+    if not ON_GPU and os.environ.get("BENCH_TANGOFLUX_CPU") != "1":
+        pytest.skip("no CUDA GPU here (BENCH_TANGOFLUX_CPU=1 runs the CPU estimate)")
     start = time.perf_counter()
     p = pipeline(FULL)
     print(f"\nfull-size random-weight TangoFlux: {p.parameters() / 1e6:.0f} M parameters (+ T5 embeddings "
