@@ -325,30 +325,23 @@ def ambience_generate(
     are generated for their duration (1–30 s). Generated clips are cached (DRAMAFLOW_CACHE_DIR)."""
     import warnings
 
-    from nodes.ambience.backends.base import get_backend
-    from nodes.ambience.core import AmbienceConfig, close_backend
+    from nodes.ambience.core import AmbienceConfig, close_backend, make_backend
     from nodes.common.audio import integrated_lufs, max_momentary_lufs
-    from nodes.common.diskcache import cache_dir_from_env, cache_enabled
     from nodes.common.errors import DramaflowWarning
 
     if duration is not None and not 0.05 <= duration <= 600:
         raise _fail("--duration must be between 0.05 and 600 seconds", 2)
     try:
-        config = AmbienceConfig(ambience_backend=backend, ambience_steps=steps, ambience_guidance_scale=guidance_scale)
+        config = AmbienceConfig(ambience_backend=backend, ambience_steps=steps, ambience_guidance_scale=guidance_scale,
+                                ambience_library=str(library or os.environ.get("DRAMAFLOW_AMBIENCE_LIBRARY") or ""))
+        if backend == "tangoflux" and sfx and duration is not None:
+            from nodes.ambience.backends.tangoflux import check_duration
+
+            check_duration(duration)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DramaflowWarning)
-            if backend == "tangoflux":
-                from nodes.ambience.backends.tangoflux import check_duration
-
-                if sfx and duration is not None:
-                    check_duration(duration)
-                impl = get_backend(backend, model_dir=model_dir, settings=config.generation(),
-                                   device=device or os.environ.get("DRAMAFLOW_TANGOFLUX_DEVICE", "auto"),
-                                   cache_dir=cache_dir_from_env(os.environ) if cache_enabled(os.environ) else None)
-            elif backend == "library":
-                impl = get_backend(backend, root=library or os.environ.get("DRAMAFLOW_AMBIENCE_LIBRARY"))
-            else:
-                impl = get_backend(backend)
+            impl = make_backend(config, os.environ, model_dir=str(model_dir) if model_dir else None,
+                                device=device or None)
             try:
                 if sfx:
                     sound = impl.render_sfx(prompt, sample_rate, seed, duration)

@@ -51,23 +51,28 @@ class AmbienceConfig:
         return GenerationSettings(self.ambience_steps, self.ambience_guidance_scale, self.ambience_loop_crossfade_s)
 
 
+def make_backend(config: AmbienceConfig, env: Mapping[str, str] = os.environ, *, model_dir: str | None = None,
+                 device: str | None = None, on_step: Callable[[str, int, int], None] | None = None) -> AmbienceBackend:
+    """The configured backend; raises ``BackendUnavailable`` when its model or files are not on this machine.
+    ``model_dir`` and ``device`` win over ``DRAMAFLOW_TANGOFLUX_DIR`` and ``DRAMAFLOW_TANGOFLUX_DEVICE``."""
+    name = config.ambience_backend
+    if name == "tangoflux":
+        return get_backend(name, model_dir=model_dir, settings=config.generation(),
+                           device=device or env.get("DRAMAFLOW_TANGOFLUX_DEVICE", "auto"),
+                           cache_dir=cache_dir_from_env(env) if cache_enabled(env) else None, env=env, on_step=on_step)
+    if name == "library":
+        return get_backend(name, root=config.ambience_library, loop_crossfade_s=config.ambience_loop_crossfade_s)
+    return get_backend(name)
+
+
 def open_backend(config: AmbienceConfig, env: Mapping[str, str] = os.environ, *,
                  on_step: Callable[[str, int, int], None] | None = None) -> AmbienceBackend:
-    """The configured backend. When its model or files are not on this machine the render goes on with
-    the procedural backend and a warning that says why (``BackendUnavailable``); other setting errors raise."""
-    name = config.ambience_backend
+    """``make_backend`` for a render: when the model or files are not on this machine the render goes on
+    with the procedural backend and a warning that says why; other setting errors raise."""
     try:
-        if name == "tangoflux":
-            timeout = env.get("DRAMAFLOW_GPU_LOCK_TIMEOUT_S")
-            return get_backend(name, model_dir=env.get("DRAMAFLOW_TANGOFLUX_DIR") or None,
-                               settings=config.generation(), device=env.get("DRAMAFLOW_TANGOFLUX_DEVICE", "auto"),
-                               cache_dir=cache_dir_from_env(env) if cache_enabled(env) else None,
-                               lock_timeout_s=float(timeout) if timeout else 3600.0, env=env, on_step=on_step)
-        if name == "library":
-            return get_backend(name, root=config.ambience_library, loop_crossfade_s=config.ambience_loop_crossfade_s)
-        return get_backend(name)
+        return make_backend(config, env, on_step=on_step)
     except BackendUnavailable as exc:
-        warn(f"ambience backend {name} is not available, using procedural ambience: {exc}")
+        warn(f"ambience backend {config.ambience_backend} is not available, using procedural ambience: {exc}")
         return get_backend("procedural")
 
 

@@ -19,9 +19,19 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from nodes.common.errors import TransientBackendError
+from nodes.common.errors import ConfigError, TransientBackendError
 
 POLL_S = 0.05  # how often a waiter retries a non-blocking flock
+DEFAULT_TIMEOUT_S = 3600.0
+
+
+def timeout_from_env(env: Mapping[str, str] = os.environ) -> float:
+    """``DRAMAFLOW_GPU_LOCK_TIMEOUT_S`` (seconds a stage waits for its device), default one hour."""
+    raw = env.get("DRAMAFLOW_GPU_LOCK_TIMEOUT_S")
+    try:
+        return float(raw) if raw else DEFAULT_TIMEOUT_S
+    except ValueError:
+        raise ConfigError(f"DRAMAFLOW_GPU_LOCK_TIMEOUT_S={raw!r} is not a number of seconds") from None
 
 
 def lock_path(device: str, env: Mapping[str, str] = os.environ) -> Path:

@@ -22,7 +22,6 @@ class SpeechCache:
 
     def __init__(self, root: Path) -> None:
         self.store = NpzStore(Path(root) / "tts", CACHE_VERSION)
-        self.root = self.store.root
 
     def digest(self, key: object) -> str:
         return self.store.digest(key)

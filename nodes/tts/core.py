@@ -24,7 +24,7 @@ import numpy as np
 from nodes.common.audio import MIX_SAMPLE_RATE, as_2d, db_to_gain, resample
 from nodes.common.diskcache import cache_dir_from_env, cache_enabled
 from nodes.common.errors import BackendError, ConfigError, PermanentBackendError, TransientBackendError, warn
-from nodes.common.gpulock import gpu_lock
+from nodes.common.gpulock import gpu_lock, timeout_from_env
 from nodes.common.types import Plan, Segment, Utterance
 from nodes.tts.backends.base import Cacheable, Speech, SynthesisRequest, Synthesizer
 from nodes.tts.cache import SpeechCache
@@ -285,9 +285,8 @@ def tts_device_lock(device: str, env: Mapping[str, str] = os.environ) -> Iterato
     if device == "cpu":
         yield
         return
-    timeout = env.get("DRAMAFLOW_GPU_LOCK_TIMEOUT_S")
-    with gpu_lock(device, holder=f"tts task {env.get('DRAMAFLOW_TASK_ID', '-')}",
-                  timeout_s=float(timeout) if timeout else 3600.0, env=env):
+    with gpu_lock(device, holder=f"tts task {env.get('DRAMAFLOW_TASK_ID', '-')}", timeout_s=timeout_from_env(env),
+                  env=env):
         try:
             yield
         finally:

@@ -38,7 +38,7 @@ from nodes.ambience.loop import loop_to_length
 from nodes.common.audio import equal_power_fade_out, resample, seconds_to_samples
 from nodes.common.diskcache import NpzStore
 from nodes.common.errors import ConfigError, DramaflowWarning, PermanentBackendError
-from nodes.common.gpulock import gpu_lock
+from nodes.common.gpulock import gpu_lock, timeout_from_env
 
 HF_REPO = "declare-lab/TangoFlux"
 TEXT_ENCODER_DIR = "text_encoder"
@@ -175,7 +175,7 @@ class TangoFluxBackend:
     name = "tangoflux"
 
     def __init__(self, model_dir: str | os.PathLike | None = None, *, settings: GenerationSettings = GenerationSettings(),
-                 device: str = "auto", cache_dir: Path | None = None, lock_timeout_s: float | None = 3600.0,
+                 device: str = "auto", cache_dir: Path | None = None, lock_timeout_s: float | None = None,
                  env: Mapping[str, str] = os.environ, on_step: StepFn | None = None) -> None:
         self.files = find_model(model_dir, env)
         self._model_code = _import_model_code()
@@ -183,7 +183,8 @@ class TangoFluxBackend:
         self.device = resolve_device(device)
         self.on_step = on_step
         self._cache = NpzStore(Path(cache_dir) / "ambience", CACHE_VERSION) if cache_dir else None
-        self._lock_timeout_s = lock_timeout_s
+        self._model_id = self.files.fingerprint
+        self._lock_timeout_s = timeout_from_env(env) if lock_timeout_s is None else lock_timeout_s
         self._env = env
         self._holder = f"ambience/tangoflux task {env.get('DRAMAFLOW_TASK_ID', '-')}"
         self._resources = ExitStack()
@@ -256,7 +257,7 @@ class TangoFluxBackend:
         """One clip as the model makes it: float32 ``(samples, 2)`` and its rate (44.1 kHz). Cached by
         (model, prompt, seed, steps, guidance scale, duration); the cache holds it for every later render."""
         duration_s = check_duration(duration_s)
-        key = {"model": self.files.fingerprint, "prompt": prompt, "seed": int(seed), "steps": self.settings.steps,
+        key = {"model": self._model_id, "prompt": prompt, "seed": int(seed), "steps": self.settings.steps,
                "guidance_scale": self.settings.guidance_scale, "duration_s": round(duration_s, 4)}
         memo = json.dumps(key, sort_keys=True)
         if memo in self._clips:
