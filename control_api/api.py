@@ -219,7 +219,7 @@ def task_view(task: Task, live: dict[str, Any] | None = None, base: str = "/api/
         "credit_cost": task.credit_cost, "chars": task.chars_processed, "segments": task.segments,
         "duration_s": task.duration_s, "retry_count": task.retry_count,
         "tts": {"requests": task.tts_requests, "usage_characters": task.tts_usage_characters,
-                "cache_hits": task.tts_cache_hits},
+                "cache_hits": task.tts_cache_hits, "retries": task.tts_retries},
         "created_at": task.created_at.isoformat(), "started_at": _iso(task.started_at),
         "finished_at": _iso(task.finished_at),
         "urls": {"self": url, "events": f"{url}/events", "cancel": f"{url}/cancel",

@@ -183,8 +183,9 @@ def _print_report(report: Any) -> None:
     table.add_row("true peak", f"WAV {report.true_peak_dbtp:.2f} dBTP, MP3 {report.mp3_true_peak_dbtp:.2f} dBTP")
     table.add_row("content", f"{report.utterances} utterances, {report.segments} segments, {report.cues} cues")
     tts = report.tts
-    paid = (f"; API: {tts['requests']} requests, {tts['cache_hits']} cached, {tts['cache_misses']} synthesized, "
-            f"{tts['usage_characters']} characters billed") if tts.get("requests") or tts.get("cache_hits") else ""
+    paid = (f"; API: {tts['requests']} requests ({tts.get('retries', 0)} retries of transient errors), "
+            f"{tts['cache_hits']} cached, {tts['cache_misses']} synthesized, {tts['usage_characters']} characters "
+            "billed") if tts.get("requests") or tts.get("cache_hits") else ""
     table.add_row("tts", ", ".join(f"{k}: {v}" for k, v in report.tts_backends.items()) + paid)
     table.add_row("ambience", _ambience_line(report.ambience))
     table.add_row("stages", ", ".join(f"{k} {v:.2f} s" for k, v in report.stage_seconds.items()))

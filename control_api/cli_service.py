@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -28,16 +30,41 @@ def _settings():
     try:
         return get_settings()
     except ValidationError as exc:
-        raise _fail(f"bad DRAMAFLOW_* setting: {exc}", 2) from None
+        raise _fail(settings_error(exc), 2) from None
+
+
+def settings_error(exc) -> str:
+    """One line per bad setting, named by its variable; never the value (a URL may hold a password)."""
+    lines = []
+    for error in exc.errors():
+        name = "DRAMAFLOW_" + "_".join(str(part) for part in error["loc"]).upper()
+        lines.append(f"{name}: {str(error['msg']).removeprefix('Value error, ')}")
+    return "\n".join(lines) or str(exc)
 
 
 def _schema_ok(url: str) -> None:
     from control_api.db import SchemaOutOfDate, require_current_schema
 
     try:
-        require_current_schema(url)
+        with _reachable(url):
+            require_current_schema(url)
     except SchemaOutOfDate as exc:
         raise _fail(str(exc), 1) from None
+
+
+@contextmanager
+def _reachable(url: str) -> Iterator[None]:
+    """A database that cannot be reached (or refuses the login) is one line naming host and port, not a
+    traceback; the password never appears."""
+    import sqlalchemy as sa
+
+    try:
+        yield
+    except sa.exc.OperationalError as exc:
+        where = sa.engine.make_url(url)
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise _fail(f"cannot use the database {where.database!r} at {where.host}:{where.port or 5432} "
+                    f"({first}); check DRAMAFLOW_DATABASE_URL and that PostgreSQL is running", 1) from None
 
 
 @db_app.command("upgrade")
@@ -45,7 +72,9 @@ def db_upgrade() -> None:
     """Apply every migration to DRAMAFLOW_DATABASE_URL."""
     from control_api.db import upgrade
 
-    head = upgrade(_settings().database_url)
+    url = _settings().database_url
+    with _reachable(url):
+        head = upgrade(url)
     out.print(f"database at revision {head}")
 
 

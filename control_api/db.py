@@ -112,6 +112,7 @@ class Task(SQLModel, table=True):
     tts_requests: int = 0
     tts_usage_characters: int = 0
     tts_cache_hits: int = 0
+    tts_retries: int = 0  # transient provider errors retried (none of them billed)
     idempotency_key: str | None = Field(default=None, max_length=200)
     request_hash: str = Field(default="", max_length=64)
     retry_count: int = 0

@@ -43,7 +43,8 @@ class Tracker:
     def update(self, event: ProgressEvent) -> bool:
         """Record ``event``; returns True when it opened or closed a stage (a stage transition)."""
         before = self.stages.get(event.stage)
-        self.stages[event.stage] = {"done": event.done, "total": event.total}
+        retries = max(event.retries, before.get("retries", 0) if before else 0)
+        self.stages[event.stage] = {"done": event.done, "total": event.total, "retries": retries}
         opened = before is None
         closed = event.total > 0 and event.done >= event.total and (before is None or before["done"] < before["total"])
         if opened:

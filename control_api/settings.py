@@ -2,18 +2,46 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# PostgreSQL drivers SQLAlchemy can use synchronously → the module each needs. psycopg2 is installed.
+SYNC_DRIVERS = {"psycopg2": "psycopg2", "psycopg": "psycopg", "pg8000": "pg8000", "psycopg2cffi": "psycopg2cffi"}
+DEFAULT_DRIVER = "psycopg2"
+URL_SHAPE = "postgresql://user:password@host:5432/dbname"
+
+
+def normalize_database_url(url: str) -> str:
+    """``url`` with an installed driver named: ``postgres://`` and ``postgresql://`` (as hosting providers
+    hand them out) mean psycopg2. Raises ``ValueError`` with one line that says what to change; the
+    message never repeats the URL (it may hold a password)."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep or not rest:
+        raise ValueError(f"not a database URL; write it as {URL_SHAPE}")
+    dialect, _, driver = scheme.lower().partition("+")
+    if dialect not in ("postgres", "postgresql"):
+        raise ValueError(f"the URL is for {dialect!r}; dramaflow needs PostgreSQL: {URL_SHAPE}")
+    driver = driver or DEFAULT_DRIVER
+    module = SYNC_DRIVERS.get(driver)
+    if module is None:
+        raise ValueError(f"the driver {driver!r} is not one dramaflow can use; write postgresql://… "
+                         f"(psycopg2) or name one of {', '.join(SYNC_DRIVERS)}")
+    if importlib.util.find_spec(module) is None:
+        raise ValueError(f"the URL names the driver {driver!r}, which is not installed: write postgresql://… "
+                         f"to use psycopg2, or pip install {module}")
+    return f"postgresql+{driver}://{rest}"
 
 
 class ServiceSettings(BaseSettings):
     """Everything the API and the workers read. ``DRAMAFLOW_DATABASE_URL`` etc."""
 
-    model_config = SettingsConfigDict(env_prefix="DRAMAFLOW_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="DRAMAFLOW_", frozen=True, extra="ignore",
+                                      hide_input_in_errors=True)  # a URL may hold a password
 
     database_url: str = "postgresql+psycopg2://dramaflow@127.0.0.1:5432/dramaflow"
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -31,6 +59,11 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(1_000_000, gt=0)  # larger request bodies get 413
     credits_per_1k_chars: int = Field(10, ge=0)  # price of spoken text; a task costs at least 1
     page_size_max: int = 100
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalize_database_url(value)
 
     @property
     def tasks_dir(self) -> Path:

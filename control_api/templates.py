@@ -110,7 +110,7 @@ def render(
                          ("voice config", task.voice_config), ("voices file", task.voices_file)):
         if value and "$" in value:
             raise ConfigError(f"{label} path {value!r} contains '$', which dora would expand; use another path")
-    options = {group: dict(values) for group, values in (options or {}).items()}
+    options = {group: _Read(values) for group, values in (options or {}).items()}
     for group, values in options.items():
         for key, value in values.items():
             if isinstance(value, str) and "$" in value:
@@ -122,13 +122,36 @@ def render(
         "queue_size": QUEUE_SIZE, "queue_policy": queue_policy, "finish_grace_secs": FINISH_GRACE_SECS,
     }
     try:
-        return _environment(directory).get_template(f"{name}{SUFFIX}").render(context)
+        text = _environment(directory).get_template(f"{name}{SUFFIX}").render(context)
     except TemplateNotFound as exc:
         raise ConfigError(f"template {name!r} includes a missing file: {exc}") from None
     except TemplateError as exc:
         raise ConfigError(f"template {name!r}: {exc}") from None
     except KeyError as exc:
         raise ConfigError(f"template {name!r}: no default for setting {exc}") from None
+    unread = [f"{group}.{key}" for group, values in options.items() for key in values if key not in values.read]
+    if unread:  # a setting nobody reads would be dropped silently
+        hints = [f"{key} is now {RENAMED[key]}" for key in unread if key in RENAMED]
+        raise ConfigError(f"template {name!r} has no setting {', '.join(unread)}"
+                          + (f" ({'; '.join(hints)})" if hints else "")
+                          + f"; its settings are the `defaults` at the top of templates/{name}{SUFFIX}")
+    return text
+
+
+# Settings that were renamed: the old name gets an error that gives the new one.
+RENAMED = {"tts.attempts": "tts.line_deadline_s (retries run on a time budget, see tts.task_budget_s)"}
+
+
+class _Read(dict):
+    """A group of task settings that records which keys the template read."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
 
 
 def check_wiring(text: str) -> list[str]:

@@ -93,6 +93,7 @@ def complete(settings: ServiceSettings, task_id: uuid.UUID, report: RenderReport
         task.tts_requests = int(report.tts.get("requests", 0))
         task.tts_usage_characters = int(report.tts.get("usage_characters", 0))
         task.tts_cache_hits = int(report.tts.get("cache_hits", 0))
+        task.tts_retries = int(report.tts.get("retries", 0))
         task.finished_at = task.updated_at = utcnow()
         session.add(task)
         return True
@@ -179,7 +180,8 @@ async def _run(ctx: dict[str, Any], task: Task, settings: ServiceSettings) -> st
             status = {"status": "running", "stage": tracker.stage, "progress": tracker.percent,
                       "eta_s": tracker.eta_s, "stages": tracker.stages}
             await progress.publish(redis, task_id, "stage" if transition else "progress", status=status,
-                                   stage=event.stage, done=event.done, total=event.total, message=event.message)
+                                   stage=event.stage, done=event.done, total=event.total, message=event.message,
+                                   retries=tracker.stages[event.stage]["retries"])
             if transition:
                 await asyncio.to_thread(update_task, url, task.id, stage=tracker.stage, progress=tracker.percent)
 

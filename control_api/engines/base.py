@@ -23,12 +23,14 @@ STAGES: tuple[str, ...] = ("segmenter", "tts", "effects", "ambience", "mixer", "
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    """(stage, done, total, message). ``done == total`` closes a stage."""
+    """(stage, done, total, message). ``done == total`` closes a stage. ``retries``: transient errors the
+    stage has retried so far."""
 
     stage: str
     done: int
     total: int
     message: str = ""
+    retries: int = 0
 
 
 ProgressCallback = Callable[[ProgressEvent], None]

@@ -27,6 +27,7 @@ from nodes.output.core import write_outputs
 from nodes.segmenter.core import parse_script, plan_seed
 from nodes.tts.backends.base import Speech, Synthesizer
 from nodes.tts.core import (
+    RetryBudget,
     RetryPolicy,
     clip_stats,
     close_synthesizers,
@@ -59,11 +60,12 @@ class DirectEngine:
         kept = providers & REUSABLE_PROVIDERS if device == "cpu" else set()  # GPU voices never stay loaded
         self._synthesizers.update(load_synthesizers(kept - set(self._synthesizers)))
         fresh = load_synthesizers(providers - kept, env=self.env, sample_rate=sample_rate, device=device)
+        budget = RetryBudget(retry)
         try:
             return await synthesize_all(
                 plan, {**{p: self._synthesizers[p] for p in kept}, **fresh}, seed=seed, sample_rate=sample_rate,
-                retry=retry, cache=speech_cache(self.env),
-                on_progress=lambda d, t, m: emit(ProgressEvent("tts", d, t, m)),
+                retry=retry, cache=speech_cache(self.env), budget=budget,
+                on_progress=lambda d, t, m: emit(ProgressEvent("tts", d, t, m, retries=budget.retries)),
             )
         finally:
             await close_synthesizers(fresh)

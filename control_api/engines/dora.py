@@ -268,7 +268,7 @@ class DoraEngine:
                 records.append(record)
                 if record.get("level") == "info":
                     emit(ProgressEvent(record["stage"], int(record["done"]), int(record["total"]),
-                                       record.get("message", "")))
+                                       record.get("message", ""), int(record.get("retries", 0))))
 
         try:
             while True:

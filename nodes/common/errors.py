@@ -1,8 +1,14 @@
-"""The one exception tree of dramaflow, and its warning category.
+"""The one exception tree of dramaflow, and its warning category::
 
-- ``ScriptError`` carries the 1-based line number of the script and a hint that says how to fix it.
-- ``BackendError`` says whether retrying can help (``TransientBackendError``) or not
-  (``PermanentBackendError``).
+    DramaflowError
+    ├── ScriptError              the script as written; 1-based ``line`` and a ``hint`` that fixes it
+    ├── ConfigError              voices.yaml, a setting, an option, an environment variable
+    └── BackendError             a synthesis or generation backend failed (``backend``, ``line``)
+        ├── TransientBackendError    retried with backoff until the line's deadline and the task's
+        │                            budget (``retry_after_s``: the provider's hint; ``rate_limited``:
+        │                            the provider said "too many", so the shared limiter slows down)
+        └── PermanentBackendError    fails at once, naming the line: retrying cannot help
+
 - Soft problems are ``DramaflowWarning``s: they are reported, never fatal, except in tests, which turn
   warnings into errors.
 """
@@ -49,15 +55,23 @@ class BackendError(DramaflowError):
     def __init__(self, message: str, *, backend: str = "", line: int | None = None):
         self.backend = backend
         self.line = line
+        self.detail = message  # without the backend and line prefix
         where = f"line {line}: " if line is not None else ""
         who = f"[{backend}] " if backend else ""
         super().__init__(f"{who}{where}{message}")
 
 
 class TransientBackendError(BackendError):
-    """Worth retrying: rate limits, timeouts, 5xx."""
+    """Worth retrying: rate limits, timeouts, 5xx. ``retry_after_s``: not before this (the provider's
+    hint, e.g. HTTP Retry-After); ``rate_limited``: the provider refused for rate (1002, 1039, HTTP 429)."""
 
     transient = True
+
+    def __init__(self, message: str, *, backend: str = "", line: int | None = None,
+                 retry_after_s: float | None = None, rate_limited: bool = False):
+        super().__init__(message, backend=backend, line=line)
+        self.retry_after_s = retry_after_s
+        self.rate_limited = rate_limited
 
 
 class PermanentBackendError(BackendError):

@@ -141,9 +141,12 @@ class Runner:
     # progress and errors
 
     def progress(self, done: int, total: int, message: str = "", *, seq: int | None = None,
-                 level: str = "info") -> None:
+                 level: str = "info", retries: int | None = None) -> None:
+        """Append one progress record; ``retries``: transient errors this stage has retried so far."""
         record = {"ts": time.time(), "task_id": self.context.task_id, "stage": self.stage, "seq": seq,
                   "done": done, "total": total, "message": message, "level": level}
+        if retries is not None:
+            record["retries"] = retries
         line = json.dumps(record, ensure_ascii=False) + "\n"
         fd = os.open(self._progress, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:

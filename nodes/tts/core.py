@@ -15,7 +15,8 @@ import gc
 import hashlib
 import os
 import random
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,12 +51,47 @@ EMOTION_PROSODY: dict[str, tuple[float, float, float]] = {
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 3
+    """How transient backend errors are retried: on a budget of time, not of tries.
+
+    Retry *n* waits a uniformly random time in ``[0, min(max_delay_s, base_delay_s × 2ⁿ⁻¹)]`` (exponential
+    backoff with full jitter), or longer when the provider says so (Retry-After). A line gives up when
+    ``line_deadline_s`` have passed since its first attempt; a task gives up when its lines together
+    have waited ``task_budget_s`` for retries (a provider that is down fails the task in bounded time
+    instead of every line waiting out its own deadline). Permanent errors are never retried.
+    """
+
+    line_deadline_s: float = 240.0
+    task_budget_s: float = 900.0
     base_delay_s: float = 0.5
-    max_delay_s: float = 8.0
+    max_delay_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if min(self.line_deadline_s, self.task_budget_s, self.base_delay_s) <= 0 or self.max_delay_s < self.base_delay_s:
+            raise ValueError("line_deadline_s, task_budget_s and base_delay_s must be > 0, "
+                             "max_delay_s >= base_delay_s")
+
+    def delay_s(self, retry: int, rng: random.Random) -> float:
+        """The wait before retry number ``retry`` (1-based): full jitter under an exponential cap."""
+        return rng.uniform(0.0, min(self.max_delay_s, self.base_delay_s * 2.0 ** min(retry - 1, 60)))
+
+
+class RetryBudget:
+    """One task's retries: how many, and the seconds its lines have waited for them (``task_budget_s``).
+    ``clock`` and ``sleep`` are the time the deadlines are measured in (tests pass a simulated one)."""
+
+    def __init__(self, policy: RetryPolicy, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+        self.policy, self.clock, self.sleep = policy, clock, sleep
+        self.retries = 0
+        self.waited_s = 0.0
+
+    @property
+    def left_s(self) -> float:
+        return self.policy.task_budget_s - self.waited_s
 
 
 ProgressFn = Callable[[int, int, str], None]  # (done, total, message)
+RetryFn = Callable[[SynthesisRequest, int, float, TransientBackendError], None]  # (request, retry no., wait s, error)
 
 
 def segment_seed(seed: int, segment: Segment, utterance: Utterance) -> int:
@@ -91,8 +127,10 @@ async def synthesize_all(
     retry: RetryPolicy = RetryPolicy(),
     on_progress: ProgressFn | None = None,
     cache: SpeechCache | None = None,
+    budget: RetryBudget | None = None,
 ) -> list[Speech]:
-    """Synthesize every segment of ``plan``; the result is ordered by ``seq`` and complete."""
+    """Synthesize every segment of ``plan``; the result is ordered by ``seq`` and complete. Retries are
+    reported through ``on_progress`` (done unchanged) and counted in ``budget``."""
     done = 0
 
     def progress(clip: Speech, request: SynthesisRequest) -> None:
@@ -101,8 +139,12 @@ async def synthesize_all(
         if on_progress:
             on_progress(done, len(plan.segments), f"seq {clip.seq}: {request.text[:40]}")
 
+    def retried(request: SynthesisRequest, attempt: int, wait_s: float, exc: TransientBackendError) -> None:
+        if on_progress:
+            on_progress(done, len(plan.segments), retry_message(request, attempt, wait_s, exc))
+
     return await synthesize_requests(requests_for(plan, seed), synthesizers, sample_rate=sample_rate,
-                                     retry=retry, on_clip=progress, cache=cache)
+                                     retry=retry, on_clip=progress, cache=cache, budget=budget, on_retry=retried)
 
 
 async def synthesize_requests(
@@ -113,15 +155,20 @@ async def synthesize_requests(
     retry: RetryPolicy = RetryPolicy(),
     on_clip: Callable[[Speech, SynthesisRequest], None] | None = None,
     cache: SpeechCache | None = None,
+    budget: RetryBudget | None = None,
+    on_retry: RetryFn | None = None,
 ) -> list[Speech]:
     """Speak every request, keeping each backend's ``max_in_flight`` busy; return clips by ``seq``.
 
     ``on_clip`` runs (in the event loop) as each clip is ready, in completion order: a streaming
     consumer sends it on at once. With ``cache``, backends that are ``Cacheable`` are asked only for
-    segments the cache does not hold. A clip's ``notes`` are emitted as ``DramaflowWarning``s. Raises
+    segments the cache does not hold. A clip's ``notes`` are emitted as ``DramaflowWarning``s. Transient
+    errors are retried under ``retry`` (one ``budget`` per task; ``on_retry`` hears of each). Raises
     ``ConfigError`` when a provider has no backend, ``PermanentBackendError`` (with the script line)
-    when a segment cannot be spoken; the first failure cancels the requests still in flight.
+    when a segment cannot be spoken, ``TransientBackendError`` when a line's deadline or the task's
+    budget ran out; the first failure cancels the requests still in flight.
     """
+    budget = budget or RetryBudget(retry)
     missing = sorted({r.voice.provider for r in requests} - set(synthesizers))
     if missing:
         raise ConfigError(f"no TTS backend loaded for provider(s): {', '.join(missing)}")
@@ -133,7 +180,7 @@ async def synthesize_requests(
         speech = cache.get(digest, request.seq, backend.name) if digest else None
         if speech is None:
             async with limits[request.voice.provider]:
-                speech = await _with_retries(backend, request, retry)
+                speech = await _with_retries(backend, request, budget, on_retry)
             if digest:
                 cache.put(digest, speech)
         for note in speech.notes:
@@ -154,27 +201,49 @@ async def synthesize_requests(
     return sorted(clips, key=lambda c: c.seq)
 
 
-async def _with_retries(backend: Synthesizer, request: SynthesisRequest, retry: RetryPolicy) -> Speech:
+async def _with_retries(backend: Synthesizer, request: SynthesisRequest, budget: RetryBudget,
+                        on_retry: RetryFn | None = None) -> Speech:
+    """Speak ``request``, retrying transient errors until its deadline or the task's budget runs out."""
+    policy = budget.policy
     jitter = random.Random(request.seed)  # jitter only spaces retries; it never touches audio
-    for attempt in range(1, retry.attempts + 1):
+    first = budget.clock()
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             speech = await backend.synthesize(request)
-            if speech.requests:
-                speech = dataclasses.replace(speech, requests=attempt)  # the failed attempts were requests too
-        except TransientBackendError:
-            if attempt == retry.attempts:
-                raise
-            delay = min(retry.max_delay_s, retry.base_delay_s * 2 ** (attempt - 1))
-            await asyncio.sleep(delay * (0.5 + jitter.random()))
+        except TransientBackendError as exc:
+            wait = max(policy.delay_s(attempt, jitter), exc.retry_after_s or 0.0)
+            line_left = policy.line_deadline_s - (budget.clock() - first)
+            if line_left <= 0 or budget.left_s <= 0:
+                raise _gave_up(exc, attempt, budget.clock() - first, policy, budget) from None
+            wait = min(wait, line_left, budget.left_s)  # the last try comes at the deadline, not after it
+            budget.retries += 1
+            budget.waited_s += wait
+            if on_retry:
+                on_retry(request, attempt, wait, exc)
+            await budget.sleep(wait)
             continue
-        except BackendError:
-            raise
+        if speech.requests:
+            speech = dataclasses.replace(speech, requests=attempt)  # the failed attempts were requests too
+        speech = dataclasses.replace(speech, retries=attempt - 1)
         if speech.audio.size == 0:
             raise PermanentBackendError(
                 f"backend returned no audio for {request.text[:60]!r}", backend=backend.name, line=request.line
             )
         return speech
-    raise AssertionError("unreachable")
+
+
+def _gave_up(exc: TransientBackendError, attempts: int, elapsed_s: float, policy: RetryPolicy,
+             budget: RetryBudget) -> TransientBackendError:
+    if budget.left_s <= 0:
+        why = (f"the task's retry budget is spent ({budget.retries} retries waited {budget.waited_s:.0f} s; "
+               f"tts.task_budget_s={policy.task_budget_s:g})")
+    else:
+        why = f"the line's deadline passed (tts.line_deadline_s={policy.line_deadline_s:g})"
+    return TransientBackendError(f"{exc.detail} — still failing after {attempts} attempts in {elapsed_s:.0f} s: "
+                                 f"{why}; the provider may be down, try again later", backend=exc.backend,
+                                 line=exc.line)
 
 
 def postprocess(speech: Speech, request: SynthesisRequest, utterance: int, sample_rate: int) -> Speech:
@@ -234,19 +303,26 @@ async def close_synthesizers(synthesizers: Mapping[str, Synthesizer]) -> None:
         await synth.aclose()
 
 
+def retry_message(request: SynthesisRequest, attempt: int, wait_s: float, exc: TransientBackendError) -> str:
+    """The progress message of one retry."""
+    return f"retry {attempt} of line {request.line} in {wait_s:.1f} s: {exc.detail[:120]}"
+
+
 def clip_stats(clip: Speech) -> dict[str, Any]:
     """What the report counts about one clip (travels as dora metadata in the dora engine)."""
     return {"backend": clip.backend, "cached": clip.cached, "requests": clip.requests,
-            "usage_characters": clip.usage_characters}
+            "usage_characters": clip.usage_characters, "retries": clip.retries}
 
 
 def tts_summary(stats: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Per-task TTS numbers for the report: segments per backend, API requests (retries included),
-    cache hits and misses (of cacheable backends), billed characters."""
-    out: dict[str, Any] = {"backends": {}, "requests": 0, "cache_hits": 0, "cache_misses": 0, "usage_characters": 0}
+    retries of transient errors, cache hits and misses (of cacheable backends), billed characters."""
+    out: dict[str, Any] = {"backends": {}, "requests": 0, "retries": 0, "cache_hits": 0, "cache_misses": 0,
+                           "usage_characters": 0}
     for row in stats:
         out["backends"][row["backend"]] = out["backends"].get(row["backend"], 0) + 1
         out["requests"] += int(row.get("requests", 0))
+        out["retries"] += int(row.get("retries", 0))
         out["usage_characters"] += int(row.get("usage_characters", 0))
         if row.get("cached"):
             out["cache_hits"] += 1

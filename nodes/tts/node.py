@@ -2,7 +2,8 @@
 segment, plus what the report counts: backend, cache hit, API requests, billed characters), both in
 completion order with ``seq``, each ending with an EOS.
 
-Env: DRAMAFLOW_SAMPLE_RATE, DRAMAFLOW_ATTEMPTS / _BASE_DELAY_S / _MAX_DELAY_S (retry policy),
+Env: DRAMAFLOW_SAMPLE_RATE, DRAMAFLOW_LINE_DEADLINE_S / _TASK_BUDGET_S / _BASE_DELAY_S / _MAX_DELAY_S
+(retry policy; each retry is a progress record),
 DRAMAFLOW_CACHE_DIR / DRAMAFLOW_CACHE (segment cache), MINIMAX_* and DRAMAFLOW_REDIS_URL (MiniMax),
 DRAMAFLOW_TTS_DEVICE (cpu | cuda[:N] for piper; the device's lock is held while voices are loaded).
 """
@@ -19,11 +20,13 @@ from nodes.common.runtime import Runner, Stream, audio_value, eos_value, json_fr
 from nodes.common.settings import config_from_env
 from nodes.tts.backends.base import Speech, SynthesisRequest
 from nodes.tts.core import (
+    RetryBudget,
     RetryPolicy,
     clip_stats,
     close_synthesizers,
     load_synthesizers,
     speech_cache,
+    retry_message,
     synthesize_requests,
     tts_device,
     tts_device_lock,
@@ -65,13 +68,19 @@ def main() -> None:
             runner.send(C.DURATIONS, eos_value(), {C.SEQ: clip.seq, "frames": int(clip.audio.shape[0]),
                                                    C.SAMPLE_RATE: clip.sample_rate, **clip_stats(clip)})
             done += 1
-            runner.progress(done, len(requests), request.text[:60], seq=clip.seq)
+            runner.progress(done, len(requests), request.text[:60], seq=clip.seq, retries=budget.retries)
+
+        budget = RetryBudget(retry)
+
+        def retried(request: SynthesisRequest, attempt: int, wait_s: float, exc: Exception) -> None:
+            runner.progress(done, len(requests), retry_message(request, attempt, wait_s, exc), seq=request.seq,
+                            retries=budget.retries)
 
         async def run(device: str) -> None:
             synthesizers = load_synthesizers(providers, sample_rate=sample_rate, device=device)
             try:
                 await synthesize_requests(requests, synthesizers, sample_rate=sample_rate, retry=retry,
-                                          on_clip=send, cache=cache)
+                                          on_clip=send, cache=cache, budget=budget, on_retry=retried)
             finally:
                 await close_synthesizers(synthesizers)
 

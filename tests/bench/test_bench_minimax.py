@@ -54,7 +54,7 @@ def run(server: FakeT2A, max_chars: int, concurrency: int, rpm: int = RPM) -> tu
     async def go() -> None:
         backend = MiniMaxSynthesizer(config, limiter=LocalRateLimiter(rpm, WINDOW_S, config.rate_margin_s))
         try:
-            await synthesize_all(plan, {"minimax": backend}, retry=RetryPolicy(attempts=5))
+            await synthesize_all(plan, {"minimax": backend}, retry=RetryPolicy())
         finally:
             await backend.aclose()
     start = time.perf_counter()

@@ -46,7 +46,7 @@ def test_whole_utterances_go_in_one_request_each(fake_t2a, tmp_path, library):
     texts = fake_t2a.ok_texts()
     assert len(texts) == len(LINES) == report.segments  # packed: one request per utterance
     assert "雨声其实有很多种。<#0.60#>屋檐上的，树叶上的，还有窗户上的。" in texts  # the inline pause travels
-    assert report.tts == {"backends": {"minimax": 6}, "requests": 6, "cache_hits": 0, "cache_misses": 6,
+    assert report.tts == {"backends": {"minimax": 6}, "requests": 6, "retries": 0, "cache_hits": 0, "cache_misses": 6,
                           "usage_characters": sum(len(t) for _, t in LINES) - len("[pause: 0.6] ")}
     timeline = json.loads(Path(report.files["timeline"]).read_text(encoding="utf-8"))
     assert timeline["report"]["tts"] == report.tts
@@ -153,5 +153,5 @@ def test_cli_render_reports_requests_then_cache_hits(fake_t2a, tmp_path):
     second = cli("render", str(tmp_path / "show.md"), "-o", str(tmp_path / "b.mp3"), "--json", env=env)
     assert second.returncode == 0, second.stderr
     assert json.loads(first.stdout)["tts"]["cache_misses"] == 6
-    assert json.loads(second.stdout)["tts"] == {"backends": {"minimax": 6}, "requests": 0, "cache_hits": 6,
-                                                "cache_misses": 0, "usage_characters": 0}
+    assert json.loads(second.stdout)["tts"] == {"backends": {"minimax": 6}, "requests": 0, "retries": 0,
+                                                "cache_hits": 6, "cache_misses": 0, "usage_characters": 0}

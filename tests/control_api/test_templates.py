@@ -130,6 +130,16 @@ def test_template_defaults_and_task_overrides():
         stage_settings("drama", {"mixx": {"duck_db": 1}})
 
 
+@pytest.mark.parametrize("name", template_names())
+def test_a_setting_the_template_does_not_have_is_an_error_not_ignored(name):
+    with pytest.raises(ConfigError, match=r"no setting mix\.duck_dbb, layout\.tial_s"):
+        stage_settings(name, {"mix": {"duck_dbb": 12.0}, "layout": {"tial_s": 1}})
+    with pytest.raises(ConfigError, match=r"tts\.attempts is now tts\.line_deadline_s"):
+        stage_settings(name, {"tts": {"attempts": 5}})
+    retry = stage_settings(name, {"tts": {"line_deadline_s": 30, "task_budget_s": 100}}).retry
+    assert (retry.line_deadline_s, retry.task_budget_s) == (30.0, 100.0)
+
+
 @pytest.mark.parametrize("name, script, out", [
     ("drama", "scripts/the-lighthouse.md", "out/dataflows/drama/the-lighthouse.mp3"),
     ("podcast", "scripts/mofa-podcast-zh.md", "out/dataflows/podcast/mofa-podcast-zh.mp3"),

@@ -56,7 +56,8 @@ class FakeT2A:
 
     def reset(self, **settings: Any) -> None:
         httpx.post(f"{self.url}/_fake/reset", timeout=10).raise_for_status()
-        self.configure(**{"rpm": 1000, "window_s": 60.0, "latency_s": 0.0, **settings})
+        self.configure(**{"rpm": 1000, "window_s": 60.0, "latency_s": 0.0, "error_rate": 0.0, "error_seed": 0,
+                          **settings})
 
     def output(self) -> str:
         self._log.seek(0)

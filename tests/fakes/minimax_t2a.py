@@ -13,8 +13,11 @@ follows the text (and the pauses, which are real silence), so durations and paus
 Test control (not part of MiniMax's API): ``POST /_fake/faults`` queues faults (``match``: a substring of
 the text, ``*`` for any; ``times``; ``kind``: ``code`` with ``code``, ``http`` with ``status``, ``hang``
 with ``seconds``, ``cut`` (SSE without its final event), ``aggregate`` (final SSE event repeats the
-audio even when excluded)); ``GET /_fake/log`` lists every request; ``POST /_fake/reset``;
-``POST /_fake/config`` changes rpm, window_s, latency_s.
+audio even when excluded); ``http`` faults may carry ``retry_after``, sent as a Retry-After header);
+``GET /_fake/log`` lists every request; ``POST /_fake/reset``; ``POST /_fake/config`` changes rpm,
+window_s, latency_s, and ``error_rate`` / ``error_codes`` / ``error_seed``: a bad provider day, where
+that share of the requests within the rate limit fail with a transient code drawn from ``error_codes``
+(seeded, so a run can be repeated).
 
 Run: ``python -m tests.fakes.minimax_t2a --port 8123 --key test-key [--rpm 20 --window-s 60 --latency-s 0.4]``
 (tests pass ``--fd`` instead: a socket that already listens, so nothing has to wait for the port).
@@ -27,6 +30,7 @@ import asyncio
 import hashlib
 import io
 import json
+import random
 import re
 import time
 import unicodedata
@@ -73,7 +77,23 @@ class ApiError(Exception):
 class State:
     def __init__(self, key: str, rpm: int, window_s: float, latency_s: float) -> None:
         self.key, self.rpm, self.window_s, self.latency_s = key, rpm, window_s, latency_s
+        self.error_rate, self.error_codes = 0.0, [1000, 1024, 1039]
+        self.rng = random.Random(0)
         self.reset()
+
+    @property
+    def error_seed(self) -> int:
+        return 0
+
+    @error_seed.setter
+    def error_seed(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+
+    def random_error(self) -> int | None:
+        """A transient code for this request on a bad day, or None."""
+        if self.error_rate > 0 and self.rng.random() < self.error_rate:
+            return int(self.rng.choice(self.error_codes))
+        return None
 
     def reset(self) -> None:
         self.log: list[dict[str, Any]] = []
@@ -249,6 +269,8 @@ def create_app(state: State) -> FastAPI:
             entry["code"] = 1002
             return error(1002, "rate limit exceeded(RPM)", trace)
         fault = state.fault_for(entry["text"] or "")
+        if fault is None and (code := state.random_error()) is not None:
+            fault = {"kind": "code", "code": code, "message": "transient failure (bad day)"}
         entry["fault"] = fault["kind"] if fault else None
         if fault and fault["kind"] == "hang":
             await asyncio.sleep(float(fault.get("seconds", 30)))
@@ -256,7 +278,8 @@ def create_app(state: State) -> FastAPI:
             await asyncio.sleep(state.latency_s)
         if fault and fault["kind"] == "http":
             entry["code"] = -int(fault["status"])
-            return Response(f"upstream error {fault['status']}", status_code=int(fault["status"]))
+            headers = {"Retry-After": str(fault["retry_after"])} if "retry_after" in fault else None
+            return Response(f"upstream error {fault['status']}", status_code=int(fault["status"]), headers=headers)
         try:
             if fault and fault["kind"] == "code":
                 raise ApiError(int(fault["code"]), str(fault.get("message", "injected error")))
@@ -318,7 +341,8 @@ def create_app(state: State) -> FastAPI:
     async def configure(request: Request):
         for key, value in (await request.json()).items():
             setattr(state, key, value)
-        return {"rpm": state.rpm, "window_s": state.window_s, "latency_s": state.latency_s}
+        return {"rpm": state.rpm, "window_s": state.window_s, "latency_s": state.latency_s,
+                "error_rate": state.error_rate, "error_codes": state.error_codes}
 
     @app.post("/_fake/reset")
     async def reset():

@@ -53,6 +53,7 @@ class Speech:
     utterance: int = -1  # filled in by the TTS stage
     cached: bool = False  # served from the speech cache, no request made
     requests: int = 0  # API requests this clip took, retries included (0 offline)
+    retries: int = 0  # transient errors retried before it succeeded
     trace_id: str = ""  # the provider's id of the request that produced it, for support
     notes: tuple[str, ...] = ()  # soft problems (e.g. an emotion the model lacks): reported as warnings
 

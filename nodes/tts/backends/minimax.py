@@ -3,7 +3,7 @@
 One ``POST {base_url}/v1/t2a_v2`` per segment, Bearer key, raw 16-bit PCM at the mix rate (nothing lossy
 to decode). Errors come with HTTP 200 in ``base_resp``: every response and every SSE event is checked.
 Transient codes and transport failures raise ``TransientBackendError`` (the TTS stage retries them with
-jittered backoff); the others raise ``PermanentBackendError`` with what the user can do about it.
+backoff until the line's deadline; 1002/1039/429 also slow the shared rate limiter); the others raise ``PermanentBackendError`` with what the user can do about it.
 Every request, retries included, first takes a token from the shared rate limiter.
 
 Settings (environment, read once into ``MiniMaxConfig``): MINIMAX_API_KEY, MINIMAX_BASE_URL,
@@ -14,8 +14,10 @@ MINIMAX_RATE_MARGIN_S; DRAMAFLOW_REDIS_URL shares the rate limit across processe
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +34,8 @@ MODELS = ("speech-2.8-hd", "speech-2.8-turbo", "speech-2.6-hd", "speech-2.6-turb
 SAMPLE_RATES = (8000, 16000, 22050, 24000, 32000, 44100)
 MAX_TEXT_CHARS = 10_000  # the API refuses 10,000 and more
 TRANSIENT_CODES = frozenset({1000, 1001, 1002, 1024, 1039})
+RATE_LIMIT_CODES = frozenset({1002, 1039})  # requests / tokens per minute: the shared limiter slows down
+MAX_RETRY_AFTER_S = 300.0
 LANGUAGE_BOOST = {"zh": "Chinese", "cmn": "Chinese", "yue": "Chinese,Yue", "en": "English", "ja": "Japanese",
                   "ko": "Korean", "fr": "French", "de": "German", "es": "Spanish", "it": "Italian",
                   "pt": "Portuguese", "ru": "Russian", "ar": "Arabic", "id": "Indonesian", "vi": "Vietnamese",
@@ -117,6 +121,24 @@ class MiniMaxConfig:
             return RedisRateLimiter(self.redis_url, limiter_key(self.api_key), self.rpm, self.rate_window_s,
                                     self.rate_margin_s)
         return local_limiter(limiter_key(self.api_key), self.rpm, self.rate_window_s, self.rate_margin_s)
+
+
+def retry_after_of(headers: Mapping[str, str]) -> float | None:
+    """Seconds from an HTTP ``Retry-After`` header (delta-seconds or an HTTP date), capped; else ``None``."""
+    raw = (headers.get("retry-after") or headers.get("Retry-After") or "").strip()
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
+    return min(MAX_RETRY_AFTER_S, max(0.0, seconds))
 
 
 def request_text(request: SynthesisRequest) -> str:
@@ -220,6 +242,10 @@ class MiniMaxSynthesizer:
                 pcm, info, trace = await self._stream(body, request)
             else:
                 pcm, info, trace = await self._once(body, request)
+        except TransientBackendError as exc:
+            if exc.rate_limited:  # every process sharing the limiter slows down, not just this request
+                await self.limiter.slow_down(exc.retry_after_s)
+            raise
         except httpx.TimeoutException as exc:
             raise TransientBackendError(f"timed out after {self.config.timeout_s:g} s ({type(exc).__name__})",
                                         backend=self.name, line=request.line) from None
@@ -237,7 +263,7 @@ class MiniMaxSynthesizer:
 
     async def _once(self, body: dict[str, Any], request: SynthesisRequest) -> tuple[bytes, dict, str]:
         response = await self._client.post(self._url("/v1/t2a_v2"), json=body)
-        self._check_http(response.status_code, response.text, request.line)
+        self._check_http(response.status_code, response.text, request.line, response.headers)
         document = self._json(response.text, request.line)
         trace = str(document.get("trace_id") or response.headers.get("Trace-Id", ""))
         self._check(document, trace, request.line, request.voice.provider_voice)
@@ -250,7 +276,8 @@ class MiniMaxSynthesizer:
         async with self._client.stream("POST", self._url("/v1/t2a_v2"), json=body) as response:
             trace = response.headers.get("Trace-Id", "")
             if response.status_code != 200:
-                self._check_http(response.status_code, (await response.aread()).decode(errors="replace"), request.line)
+                self._check_http(response.status_code, (await response.aread()).decode(errors="replace"),
+                                 request.line, response.headers)
             if not response.headers.get("content-type", "").startswith("text/event-stream"):
                 document = self._json((await response.aread()).decode(errors="replace"), request.line)
                 trace = str(document.get("trace_id") or trace)
@@ -272,12 +299,13 @@ class MiniMaxSynthesizer:
                                         backend=self.name, line=request.line)
         return b"".join(chunks), info, trace
 
-    def _check_http(self, status: int, text: str, line: int | None) -> None:
+    def _check_http(self, status: int, text: str, line: int | None, headers: Mapping[str, str] | None = None) -> None:
         if status == 200:
             return
         message = f"HTTP {status} from {self.config.base_url}: {text[:200]}"
         if status == 429 or status >= 500 or status == 408:
-            raise TransientBackendError(message, backend=self.name, line=line)
+            raise TransientBackendError(message, backend=self.name, line=line, rate_limited=status == 429,
+                                        retry_after_s=retry_after_of(headers or {}))
         if status in (401, 403):
             raise PermanentBackendError(f"{message} — {_KEY_HINT.format(url=self.config.base_url)}",
                                         backend=self.name, line=line)
@@ -319,7 +347,7 @@ class MiniMaxSynthesizer:
             response = await self._client.post(self._url("/v1/get_voice"), json={"voice_type": voice_type})
         except httpx.HTTPError as exc:
             raise TransientBackendError(f"cannot reach {self.config.base_url}: {exc!r}", backend=self.name) from None
-        self._check_http(response.status_code, response.text, None)
+        self._check_http(response.status_code, response.text, None, response.headers)
         document = self._json(response.text, None)
         self._check(document, str(document.get("trace_id", "")), None)
         rows = []
@@ -360,7 +388,7 @@ def error_for(code: int, message: str, *, line: int | None, voice: str | None, t
     """The exception for a non-zero ``base_resp.status_code``: transient ones are retried by the stage."""
     detail = f"MiniMax {code} {message!r} (trace {trace or '-'})"
     if code in TRANSIENT_CODES:
-        return TransientBackendError(detail, backend="minimax", line=line)
+        return TransientBackendError(detail, backend="minimax", line=line, rate_limited=code in RATE_LIMIT_CODES)
     hint = _FATAL_HINTS.get(code, "the request cannot succeed as sent; retrying will not help")
     return PermanentBackendError(f"{hint.format(url=base_url, voice=voice or '-', model=model)} — {detail}",
                                  backend="minimax", line=line)

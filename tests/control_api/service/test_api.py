@@ -95,6 +95,9 @@ def test_other_users_see_404_for_tasks_files_and_scripts(client, make_user):
     ({"script": script(), "options": {"settings": {"ambience": {"backend": "tangoflux", "guidance_scale": 1}}}},
      422, "guidance_scale must be above 1"),
     ({"script": script(), "options": {"settings": {"ambience": {"library": "/srv/$HOME"}}}}, 422, "contains '$'"),
+    ({"script": script(), "options": {"settings": {"tts": {"attempts": 9}}}}, 422, "tts.line_deadline_s"),
+    ({"script": script(), "options": {"settings": {"mix": {"duck_dbb": 9}}}}, 422, "no setting mix.duck_dbb"),
+    ({"script": script(), "options": {"settings": {"tts": {"line_deadline_s": 0}}}}, 422, "line_deadline_s"),
     ({"script": script(), "script_id": str(uuid.uuid4())}, 422, "exactly one"),
     ({}, 422, "exactly one"),
 ])

@@ -15,7 +15,7 @@ from nodes.tts.core import RetryPolicy, synthesize_requests
 from tests.fakes.minimax_t2a import speech_seconds
 
 SR = 44100
-FAST_RETRY = RetryPolicy(attempts=3, base_delay_s=0.01, max_delay_s=0.02)
+FAST_RETRY = RetryPolicy(line_deadline_s=60.0, task_budget_s=60.0, base_delay_s=0.01, max_delay_s=0.02)
 TONE_TOLERANCE_S = 0.002  # the fake's lengths are whole samples; our post-processing trims nothing here
 VOICE = VoiceSettings(voice_id="zh-daniu", provider="minimax", language="zh", provider_voice="male-qn-qingse")
 
@@ -211,11 +211,12 @@ def test_a_fatal_error_fails_the_task_at_once_without_retrying(fake_t2a):
     assert len(log) < len(lines)  # the rest was not requested once the task had failed
 
 
-def test_retry_budget_exhausted_fails_with_the_transient_error(fake_t2a):
-    fake_t2a.faults({"kind": "code", "code": 1001, "times": 10})
-    with pytest.raises(TransientBackendError, match="1001"):
-        _run(fake_t2a, [req()])
-    assert len(fake_t2a.log()) == FAST_RETRY.attempts
+def test_a_line_past_its_deadline_fails_with_the_transient_error_and_what_to_set(fake_t2a):
+    fake_t2a.faults({"kind": "code", "code": 1001, "times": 10_000})
+    with pytest.raises(TransientBackendError, match="1001") as info:
+        _run(fake_t2a, [req(line=7)], retry=RetryPolicy(line_deadline_s=0.3, base_delay_s=0.01, max_delay_s=0.05))
+    assert info.value.line == 7 and "tts.line_deadline_s=0.3" in str(info.value)
+    assert len(fake_t2a.log()) >= 2  # retried until the deadline, then given up
 
 
 def test_several_requests_in_flight_and_results_by_seq(fake_t2a):
@@ -252,11 +253,11 @@ def max_in_flight(log: list[dict]) -> int:
     return peak
 
 
-def _run(fake, requests, **env):
+def _run(fake, requests, retry: RetryPolicy = FAST_RETRY, **env):
     async def go():
         backend = synth(fake, **env)
         try:
-            return await synthesize_requests(requests, {"minimax": backend}, sample_rate=SR, retry=FAST_RETRY)
+            return await synthesize_requests(requests, {"minimax": backend}, sample_rate=SR, retry=retry)
         finally:
             await backend.aclose()
     import warnings

@@ -1,0 +1,69 @@
+"""DRAMAFLOW_DATABASE_URL as people write it: postgres:// and postgresql:// mean the installed driver; a
+driver that is not installed, another database or an unreachable server is one line, never a traceback
+and never the password."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from control_api.settings import ServiceSettings, normalize_database_url
+
+BIN = Path(sys.executable).parent
+PASSWORD = "s3cret-pw"
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("postgres://u:pw@db.example:5432/app", "postgresql+psycopg2://u:pw@db.example:5432/app"),
+    ("postgresql://u@127.0.0.1/app", "postgresql+psycopg2://u@127.0.0.1/app"),
+    ("postgresql+psycopg2://u@h/app", "postgresql+psycopg2://u@h/app"),
+    ("POSTGRES://u@h/app?sslmode=require", "postgresql+psycopg2://u@h/app?sslmode=require"),
+])
+def test_urls_as_providers_hand_them_out_mean_the_installed_driver(url, expected):
+    assert normalize_database_url(url) == expected
+    assert ServiceSettings(database_url=url).database_url == expected
+
+
+@pytest.mark.parametrize(("url", "needle"), [
+    (f"postgresql+psycopg://u:{PASSWORD}@h/app", "pip install psycopg"),
+    (f"postgresql+asyncpg://u:{PASSWORD}@h/app", "not one dramaflow can use"),
+    (f"mysql://u:{PASSWORD}@h/app", "needs PostgreSQL"),
+    ("just-a-name", "postgresql://user:password@host:5432/dbname"),
+])
+def test_a_url_that_cannot_work_says_what_to_write(url, needle):
+    with pytest.raises(ValidationError) as info:
+        ServiceSettings(database_url=url)
+    assert needle in str(info.value) and PASSWORD not in str(info.value)
+
+
+def cli(*args: str, url: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRAMAFLOW_")}
+    env.update(DRAMAFLOW_DATABASE_URL=url, COLUMNS="200")
+    return subprocess.run([str(BIN / "dramaflow"), *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_the_cli_names_a_missing_driver_in_one_line():
+    proc = cli("db", "upgrade", url=f"postgresql+psycopg://u:{PASSWORD}@127.0.0.1/app")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: DRAMAFLOW_DATABASE_URL: the URL names the driver 'psycopg', which is not installed: write "
+        "postgresql://… to use psycopg2, or pip install psycopg"]
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_an_unreachable_database_is_one_line_without_the_password():
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for command in (["db", "upgrade"], ["cleanup"]):
+        proc = cli(*command, url=f"postgres://u:{PASSWORD}@127.0.0.1:{port}/app")
+        assert proc.returncode == 1
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"cannot use the database 'app' at 127.0.0.1:{port}" in lines[0]
+        assert PASSWORD not in proc.stdout + proc.stderr and "Traceback" not in proc.stderr
