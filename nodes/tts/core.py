@@ -24,7 +24,7 @@ import numpy as np
 
 from nodes.common.audio import MIX_SAMPLE_RATE, as_2d, db_to_gain, resample
 from nodes.common.diskcache import cache_dir_from_env, cache_enabled
-from nodes.common.errors import BackendError, ConfigError, PermanentBackendError, TransientBackendError, warn
+from nodes.common.errors import ConfigError, PermanentBackendError, TransientBackendError, warn
 from nodes.common.gpulock import gpu_lock, timeout_from_env
 from nodes.common.types import Plan, Segment, Utterance
 from nodes.tts.backends.base import Cacheable, Speech, SynthesisRequest, Synthesizer

@@ -17,8 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import numpy as np
