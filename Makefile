@@ -32,7 +32,7 @@ demo: $(STAMP)
 # The service tests start throwaway PostgreSQL and Redis servers (Redis comes with the dev extra);
 # PostgreSQL's binaries are installed from Debian's packages when this machine has none.
 test: $(TEST_STAMP) postgres-binaries
-	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=20 tests
 
 postgres-binaries:
 	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \

@@ -44,6 +44,7 @@ from nodes.common.voices import VoiceLibrary, load_voices, providers_from_env
 from nodes.segmenter.core import parse_script
 
 POLL_S = 0.2
+VANISHED_AFTER_MISSES = 3  # a dataflow missing from this many working listings in a row has vanished
 READY_TIMEOUT_S = 20.0
 STOP_GRACE_S = 5.0
 _UUID = re.compile(r"dataflow started: ([0-9a-f-]{36})")
@@ -174,6 +175,8 @@ class DoraEngine:
         self.last_task_dir: Path | None = None
         self._daemon: DoraDaemon | None = None
         self._lock = threading.Lock()
+        self._list_lock = threading.Lock()
+        self._list_cache: tuple[float, dict[str, str] | None] = (0.0, None)
 
     @property
     def daemon(self) -> DoraDaemon:
@@ -240,18 +243,41 @@ class DoraEngine:
         return match.group(1)
 
     def status(self, dataflow: str) -> str:
-        """Running | Finished | Failed | Vanished (the daemon lost it, or died)."""
+        """Running | Finished | Failed | Missing (not in a listing that worked) | Unknown (the listing did not
+        work: a busy machine can make ``dora list`` fail or time out) | Vanished (the daemon died)."""
         if self._daemon is None or not self._daemon.alive:
             return "Vanished"
-        listing = self._daemon.cli("list", "-f", "json", timeout=30)
-        for line in listing.stdout.splitlines():
+        rows = self._listing()
+        if rows is None:
+            return "Unknown"
+        return rows.get(dataflow, "Missing")
+
+    def _listing(self) -> dict[str, str] | None:
+        """Dataflow uuid → status from one ``dora list`` shared by every task this engine follows (one CLI
+        call per poll interval, not one per task), or None when the call failed."""
+        with self._list_lock:
+            taken, rows = self._list_cache
+            if rows is not None and time.monotonic() - taken < POLL_S:
+                return rows
+            daemon = self._daemon
+            if daemon is None:
+                return None
             try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            if row.get("uuid") == dataflow:
-                return str(row.get("status"))
-        return "Vanished"
+                listing = daemon.cli("list", "-f", "json", timeout=30)
+            except subprocess.TimeoutExpired:
+                listing = None
+            rows = None
+            if listing is not None and listing.returncode == 0:
+                rows = {}
+                for line in listing.stdout.splitlines():
+                    try:
+                        row = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(row, dict) and "uuid" in row:
+                        rows[str(row["uuid"])] = str(row.get("status"))
+            self._list_cache = (time.monotonic(), rows)
+            return rows
 
     def stop(self, dataflow: str, grace_s: float = STOP_GRACE_S) -> None:
         self.daemon.cli("stop", dataflow, "--grace-duration", f"{grace_s:g}s", timeout=grace_s + 30)
@@ -270,11 +296,15 @@ class DoraEngine:
                     emit(ProgressEvent(record["stage"], int(record["done"]), int(record["total"]),
                                        record.get("message", ""), int(record.get("retries", 0))))
 
+        misses = 0
         try:
             while True:
                 pump()
                 state = self.status(dataflow)
-                if state != "Running":
+                misses = misses + 1 if state == "Missing" else 0
+                if state == "Missing" and misses >= VANISHED_AFTER_MISSES:
+                    state = "Vanished"
+                if state not in ("Running", "Unknown", "Missing"):
                     break
                 if cancel is not None and cancel.wait(POLL_S):
                     self.stop(dataflow)

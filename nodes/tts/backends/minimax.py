@@ -65,7 +65,7 @@ class MiniMaxConfig:
     stream: str = "auto"  # auto: SSE for texts of stream_min_chars and more
     stream_min_chars: int = 1000
     rate_window_s: float = 60.0
-    rate_margin_s: float = 1.0
+    rate_margin_s: float = 2.0  # covers 2 s of drift between a slot and the request's arrival
     redis_url: str | None = None
 
     def __post_init__(self) -> None:
