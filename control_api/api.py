@@ -24,11 +24,21 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlmodel import Session, select
 
 from control_api import accounts, progress
-from control_api.db import Audio, Script, Task, TaskStatus, engine_for, require_current_schema, session_scope
+from control_api.db import (
+    Audio,
+    Script,
+    Task,
+    TaskStatus,
+    configure_pool,
+    engine_for,
+    require_current_schema,
+    session_scope,
+)
+from control_api.offload import Offload, make_preview
 from control_api.service import library_for, render_options, request_hash, validate
 from control_api.settings import ServiceSettings, get_settings
 from control_api.templates import SAMPLE_TASK, render, template_names, template_source
@@ -54,6 +64,8 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
             **{k: v for k, v in extra.items() if v is not None}}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": "5"}
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -88,6 +100,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _credits(_request: Request, exc: accounts.InsufficientCredits) -> JSONResponse:
         return problem(402, "Insufficient credits", str(exc), needed=exc.needed, available=exc.available)
 
+    @app.exception_handler(sa.exc.TimeoutError)
+    @app.exception_handler(sa.exc.OperationalError)
+    @app.exception_handler(redis_sync.RedisError)
+    async def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        # the database or Redis is away or every connection is busy: nothing was changed, try again
+        return problem(503, "Service Unavailable", "the service is busy or restarting; try again in a few seconds")
+
 
 def _title(status: int) -> str:
     from http import HTTPStatus
@@ -113,30 +132,35 @@ class BodyLimit:
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.limit:
             return await self._reject(scope, receive, send)
-        seen = 0
-
-        async def counted():
-            nonlocal seen
+        if scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        # Read the whole body first (at most ``limit`` bytes): a chunked body over the limit is a 413 here,
+        # not a parse error inside the framework.
+        chunks, seen, more = [], 0, True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
-            return message
+            if message["type"] != "http.request":  # the client went away
+                return None
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            if seen > self.limit:
+                return await self._reject(scope, receive, send)
+            more = message.get("more_body", False)
+        body, replayed = b"".join(chunks), False
 
-        try:
-            return await self.app(scope, counted, send)
-        except _TooLarge:
-            return await self._reject(scope, receive, send)
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send)
 
     async def _reject(self, scope, receive, send):
         response = problem(413, "Payload Too Large", f"request bodies are limited to {self.limit} bytes; "
                            "store long scripts with POST /api/v1/scripts in parts or raise DRAMAFLOW_MAX_BODY_BYTES")
         await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 # --- dependencies ----------------------------------------------------------------------------------
@@ -151,10 +175,14 @@ def db(request: Request):
         yield session
 
 
-def current_user(request: Request, session: Annotated[Session, Depends(db)],
-                 authorization: Annotated[str | None, Header()] = None) -> accounts.User:
+def current_user(request: Request, authorization: Annotated[str | None, Header()] = None) -> accounts.User:
+    # its own short session, closed before the handler runs: one connection per request at a time, and
+    # none held while a response streams
     scheme, _, key = (authorization or "").partition(" ")
-    user = accounts.authenticate(session, key.strip()) if scheme.lower() == "bearer" else None
+    user = None
+    if scheme.lower() == "bearer":
+        with Session(engine_for(request.app.state.settings.database_url), expire_on_commit=False) as session:
+            user = accounts.authenticate(session, key.strip())
     if user is None:
         raise Problem(401, "Unauthorized", "send a valid API key as `Authorization: Bearer <key>` "
                       "(create one with `dramaflow users create NAME`)")
@@ -163,7 +191,7 @@ def current_user(request: Request, session: Annotated[Session, Depends(db)],
 
 
 User = Annotated[accounts.User, Depends(current_user)]
-DB = Annotated[Session, Depends(db)]
+DB = Annotated[Session, Depends(db, scope="function")]  # closed when the handler returns, before sending
 Settings = Annotated[ServiceSettings, Depends(settings_dep)]
 
 
@@ -195,6 +223,8 @@ class TaskCreate(BaseModel):
     template: str = "podcast"
     options: dict[str, Any] = Field(default_factory=dict, description="{'seed': int, 'settings': {group: {k: v}}}")
 
+    _text = field_validator("script")(lambda value: storable_text(value))
+
     @model_validator(mode="after")
     def _one_script(self) -> TaskCreate:
         if (self.script is None) == (self.script_id is None):
@@ -205,6 +235,19 @@ class TaskCreate(BaseModel):
 class ScriptIn(BaseModel):
     title: str = Field("", max_length=300)
     content: str
+
+    _text = field_validator("title", "content")(lambda value: storable_text(value))
+
+
+def storable_text(value: Any) -> Any:
+    """Refuse text that cannot be stored or spoken: NUL and unpaired surrogates, naming the line."""
+    if isinstance(value, str):
+        for index, char in enumerate(value):
+            if char == "\x00" or "\ud800" <= char <= "\udfff":
+                line = value.count("\n", 0, index) + 1
+                what = "a NUL character" if char == "\x00" else f"an unpaired surrogate (U+{ord(char):04X})"
+                raise ValueError(f"line {line} contains {what}; save the text as UTF-8 and remove it")
+    return value
 
 
 def task_view(task: Task, live: dict[str, Any] | None = None, base: str = "/api/v1") -> dict[str, Any]:
@@ -242,14 +285,22 @@ router = APIRouter(prefix="/api/v1")
 @router.post("/tasks", status_code=202, summary="Submit a script for rendering")
 async def submit(body: TaskCreate, request: Request, user: User, settings: Settings,
                  idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> JSONResponse:
+    def stored_script() -> str:
+        if body.script_id is None:
+            return body.script or ""
+        with session_scope(settings.database_url) as session:
+            stored = session.get(Script, body.script_id)
+            if stored is None or stored.user_id != user.id:
+                raise not_found("script")
+            return stored.content
+
+    script = await run_in_threadpool(stored_script)
+    # parsing a long script takes seconds of CPU: in a helper process, not on this event loop
+    checked = await request.app.state.offload.run(validate, settings, script, body.template, body.voice_config,
+                                                  body.options)
+
     def store() -> tuple[Task, bool, list[str]]:
         with session_scope(settings.database_url) as session:
-            script = body.script
-            if body.script_id is not None:
-                stored = session.get(Script, body.script_id)
-                if stored is None or stored.user_id != user.id:
-                    raise not_found("script")
-                script = stored.content
             digest = request_hash(script, body.template, body.voice_config, body.options)
             if idempotency_key:
                 existing = session.exec(select(Task).where(Task.user_id == user.id,
@@ -259,8 +310,7 @@ async def submit(body: TaskCreate, request: Request, user: User, settings: Setti
                         raise Problem(422, "Idempotency-Key reused", "this Idempotency-Key was used for a "
                                       "different request; use a new key for a new task")
                     return existing, False, []
-            checked = validate(settings, script, body.template, body.voice_config, body.options)
-            cost = settings.credit_cost(checked.chars)
+            cost = checked.cost
             accounts.check_balance(session, user.id, cost)  # locks the user row until commit
             task = Task(user_id=user.id, script_id=body.script_id, script_text=script, title=checked.title,
                         template=body.template, voice_config=body.voice_config, options=body.options,
@@ -311,6 +361,8 @@ def cancel_task(task_id: uuid.UUID, request: Request, user: User, settings: Sett
         task = session.exec(select(Task).where(Task.id == task_id).with_for_update()).first()
         if task is None or task.user_id != user.id:
             raise not_found()
+        if task.status == TaskStatus.cancelled:  # cancelling twice is one cancel
+            return task_view(task) | {"cancel_requested": True}
         if TaskStatus(task.status).final:
             raise Problem(409, "Conflict", f"the task is {task.status} already")
         request.app.state.redis_sync.set(progress.cancel_key(str(task.id)), "1", ex=settings.events_ttl_s)
@@ -334,16 +386,19 @@ async def task_events(task_id: uuid.UUID, request: Request, user: User, settings
     key = progress.events_key(str(task.id))
     start = last_event_id or "0-0"
 
-    async def stream():
+    final_at_start = TaskStatus(task.status).final
+
+    async def stream():  # reads Redis only: no database connection is held while a client follows
         cursor = start
         while True:
             if await request.is_disconnected():
                 return
             batch = await redis.xread({key: cursor}, count=200, block=10_000)
             if not batch:
-                current = await run_in_threadpool(lambda: _owned(settings, user, task_id))
-                if TaskStatus(current.status).final:
-                    yield _sse("status", json.dumps({"status_value": current.status, "replayed": True}), None)
+                status = await redis.hget(progress.status_key(str(task_id)), "status")
+                value = json.loads(status) if status else (task.status if final_at_start else None)
+                if value is None or TaskStatus(value).final:  # final, or its records expired
+                    yield _sse("status", json.dumps({"status_value": value or task.status, "replayed": True}), None)
                     return
                 yield ": keep-alive\n\n"
                 continue
@@ -465,7 +520,6 @@ def delete_script(script_id: uuid.UUID, user: User, session: DB) -> Response:
 
 # --- routes: voices and templates ------------------------------------------------------------------
 
-PREVIEW_TEXT = {"en": "Hello. This is how I sound in a dramaflow episode.", "zh": "你好，这是我在节目里的声音。"}
 
 
 @router.get("/voices", summary="Voices of voices.yaml")
@@ -474,27 +528,15 @@ def voices(_user: User, settings: Settings) -> list[dict[str, Any]]:
 
 
 @router.get("/voices/{voice_id}/preview", summary="A short sample of the voice (WAV, cached)")
-def voice_preview(voice_id: str, _user: User, settings: Settings) -> FileResponse:
+async def voice_preview(voice_id: str, request: Request, _user: User, settings: Settings) -> FileResponse:
     library = library_for(settings.voices_file)
     if voice_id not in library:
         raise not_found("voice")
     cached = settings.previews_dir / f"{uuid.uuid5(uuid.NAMESPACE_URL, voice_id).hex}.wav"
-    if not cached.exists():
-        from control_api.engines.base import RenderOptions
-        from control_api.engines.direct import DirectEngine
-
-        language = library.get(voice_id).language.split("-")[0]
-        text = PREVIEW_TEXT.get(language, PREVIEW_TEXT["en"])
-        work = settings.previews_dir / f"tmp-{uuid.uuid4().hex}"
-        work.mkdir(parents=True)
-        try:
-            script = f"---\nlanguage: {language}\nvoices: {{Voice: {json.dumps(voice_id)}}}\n---\nVoice: {text}\n"
-            DirectEngine(library, template="podcast").render(script, work / "preview.mp3", RenderOptions())
-            (work / "preview.wav").replace(cached)
-        finally:
-            import shutil
-
-            shutil.rmtree(work, ignore_errors=True)
+    if not cached.exists():  # rendered in a helper process: the voice models never load into the API
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        voices = str(settings.voices_file) if settings.voices_file else None
+        await request.app.state.offload.run(make_preview, voices, voice_id, str(cached))
     return FileResponse(cached, media_type="audio/wav")
 
 
@@ -529,9 +571,11 @@ def template_render(name: str, body: TemplatePreview, _user: User) -> PlainTextR
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_pool(settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        app.state.offload = Offload(settings.api_helper_processes)
         app.state.redis = redis_async.Redis.from_url(settings.redis_url)
         app.state.redis_sync = redis_sync.Redis.from_url(settings.redis_url)
         app.state.arq = await create_pool(redis_settings(settings.redis_url), default_queue_name=settings.queue_name)
@@ -541,6 +585,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             await app.state.arq.aclose()
             await app.state.redis.aclose()
             app.state.redis_sync.close()
+            await asyncio.to_thread(app.state.offload.close)
 
     app = FastAPI(title="dramaflow", version="0.1.0", lifespan=lifespan,
                   description="Scripts to finished, mastered audio. Authenticate with `Authorization: Bearer <key>`.")

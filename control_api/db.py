@@ -159,9 +159,18 @@ class CreditTransaction(SQLModel, table=True):
 # --- engine and sessions ---------------------------------------------------------------------------
 
 
+POOL = {"pool_size": 10, "max_overflow": 30, "pool_timeout": 10.0}
+
+
+def configure_pool(pool_size: int, max_overflow: int, pool_timeout_s: float) -> None:
+    """Size the connection pool of engines made from now on (the API and workers call it at start)."""
+    POOL.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout_s)
+    engine_for.cache_clear()
+
+
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> sa.Engine:
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, **POOL)
 
 
 @contextmanager

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from control_api.engines.base import SETTING_GROUPS, RenderOptions
+from control_api.limits import Limits, estimate_duration_s
 from control_api.settings import ServiceSettings
 from control_api.templates import stage_settings, template_names
+from nodes.ambience.core import library_roots
 from nodes.common.errors import ConfigError, collect_warnings
 from nodes.common.voices import VoiceLibrary, load_voices, providers_from_env
 from nodes.segmenter.core import parse_script
@@ -29,6 +31,8 @@ class Validated:
     chars: int
     segments: int
     warnings: list[str]
+    duration_s: float = 0.0  # estimated output length (an upper estimate)
+    cost: int = 1  # credits
 
 
 def render_options(voice_config: dict[str, Any], options: dict[str, Any]) -> RenderOptions:
@@ -40,8 +44,8 @@ def render_options(voice_config: dict[str, Any], options: dict[str, Any]) -> Ren
     if not isinstance(settings, dict) or not all(isinstance(v, dict) for v in settings.values()):
         raise ConfigError(f"options.settings must map a group ({', '.join(SETTING_GROUPS)}) to {{key: value}}")
     seed = options.get("seed")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
-        raise ConfigError("options.seed must be a non-negative integer")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63):
+        raise ConfigError("options.seed must be an integer from 0 to 2^63 - 1")
     return RenderOptions(voice_config=voice_config, seed=seed, settings=settings)
 
 
@@ -53,13 +57,21 @@ def validate(settings: ServiceSettings, script: str, template: str, voice_config
         raise ConfigError(f"unknown template {template!r}: choose one of {', '.join(template_names())}")
     render = render_options(voice_config, options)
     stages = stage_settings(template, render.settings)
+    library = (render.settings.get("ambience") or {}).get("library")
+    if library:  # a user names a library the operator offers; never a folder of the server
+        offered = library_roots(os.environ)
+        if library not in offered:
+            raise ConfigError(f"ambience.library must name one of the sound libraries this service offers: "
+                              f"{', '.join(sorted(offered)) or 'none is configured (DRAMAFLOW_AMBIENCE_LIBRARIES)'}")
     with collect_warnings() as caught:
         plan = parse_script(script, library_for(settings.voices_file), voice_config=render.voice_config,
                             config=stages.segmenter, provider_available=providers_from_env(os.environ))
     segments = plan.segments
     notes = caught.messages + list(plan.warnings)
-    return Validated(title=plan.title, chars=sum(len(s.text) for s in segments), segments=len(segments),
-                     warnings=notes)
+    duration_s = estimate_duration_s(plan, Limits(settings.max_duration_s, settings.max_lines, settings.max_chars))
+    chars = sum(len(s.text) for s in segments)
+    return Validated(title=plan.title, chars=chars, segments=len(segments), warnings=notes, duration_s=duration_s,
+                     cost=settings.credit_cost(chars, duration_s))
 
 
 def request_hash(script: str, template: str, voice_config: dict[str, Any], options: dict[str, Any]) -> str:

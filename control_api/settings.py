@@ -58,7 +58,17 @@ class ServiceSettings(BaseSettings):
     audio_ttl_days: float = Field(30.0, gt=0)  # finished audio is kept this long
     max_body_bytes: int = Field(1_000_000, gt=0)  # larger request bodies get 413
     credits_per_1k_chars: int = Field(10, ge=0)  # price of spoken text; a task costs at least 1
+    credits_per_minute: int = Field(2, ge=0)  # price per started minute of output, when that is more
+    max_duration_s: float = Field(4 * 3600.0, gt=0)  # the longest output one task may make (estimated)
+    max_lines: int = Field(20_000, ge=1)
+    max_chars: int = Field(500_000, ge=1)
     page_size_max: int = 100
+    # database connections per process: the API's thread pool (40) never waits on the pool for long
+    db_pool_size: int = Field(10, ge=1)
+    db_max_overflow: int = Field(30, ge=0)
+    db_pool_timeout_s: float = Field(10.0, gt=0)  # then 503, never a hung request
+    api_helper_processes: int = Field(2, ge=1)  # validate submissions and render previews off the API
+    reconcile_after_s: float = Field(60.0, ge=0)  # a task row no job stands for this long is taken up again
 
     @field_validator("database_url")
     @classmethod
@@ -77,9 +87,12 @@ class ServiceSettings(BaseSettings):
     def previews_dir(self) -> Path:
         return self.data_dir.resolve() / "previews"
 
-    def credit_cost(self, chars: int) -> int:
-        """Credits a task with ``chars`` characters of spoken text costs (at least 1)."""
-        return max(1, math.ceil(chars * self.credits_per_1k_chars / 1000))
+    def credit_cost(self, chars: int, duration_s: float = 0.0) -> int:
+        """Credits a task costs: by its characters of spoken text or by the started minutes of audio it
+        makes, whichever is more (a script of pauses is not free); at least 1."""
+        by_chars = math.ceil(chars * self.credits_per_1k_chars / 1000)
+        by_minutes = math.ceil(duration_s / 60) * self.credits_per_minute
+        return max(1, by_chars, by_minutes)
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -104,17 +105,25 @@ def render(
     queue_policy: str = QUEUE_POLICY,
     directory: Path = TEMPLATES_DIR,
 ) -> str:
-    """Render template ``name`` for one task. Raises ``ConfigError`` naming what is wrong."""
+    """Render template ``name`` for one task. Raises ``ConfigError`` naming what is wrong.
+
+    A task's ``options`` never reach the YAML as the user wrote them: they are checked (scalars, no
+    ``$``, keys the template has), parsed into the stage configs with their ranges, and what is rendered
+    is the value written back from the typed config (``canonical_settings``)."""
     template_source(name, directory)  # unknown names fail with the list of templates
     for label, value in (("task folder", task.dir), ("script", task.script), ("output", task.output),
                          ("voice config", task.voice_config), ("voices file", task.voices_file)):
         if value and "$" in value:
             raise ConfigError(f"{label} path {value!r} contains '$', which dora would expand; use another path")
-    options = {group: _Read(values) for group, values in (options or {}).items()}
-    for group, values in options.items():
-        for key, value in values.items():
-            if isinstance(value, str) and "$" in value:
-                raise ConfigError(f"setting {group}.{key}={value!r} contains '$', which dora would expand in env:")
+    options = canonical_settings(name, options, directory) if options else {}
+    return _render_text(name, task, title=title, voices=voices, options=options, nodes=nodes,
+                        queue_policy=queue_policy, directory=directory)
+
+
+def _render_text(name: str, task: TaskPaths, *, title: str, voices: Mapping[str, Any] | None,
+                 options: Mapping[str, Mapping[str, Any]], nodes: Mapping[str, str] | None, queue_policy: str,
+                 directory: Path) -> str:
+    options = {group: _Read(values) for group, values in options.items()}
     context = {
         "template": name, "task": task, "title": title, "voices": dict(voices or {}),
         "nodes": dict(nodes or node_commands()), "options": options,
@@ -140,6 +149,72 @@ def render(
 
 # Settings that were renamed: the old name gets an error that gives the new one.
 RENAMED = {"tts.attempts": "tts.line_deadline_s (retries run on a time budget, see tts.task_budget_s)"}
+# setting group → the StageSettings field that holds its typed config
+GROUP_CONFIG = {"segmenter": "segmenter", "tts": "retry", "ambience": "ambience", "layout": "layout", "mix": "mix",
+                "output": "output"}
+MAX_SAFE_INT = 2**53
+
+
+def _carries_dollar(value: Any) -> bool:
+    if isinstance(value, str):
+        return "$" in value
+    if isinstance(value, Mapping):
+        return any(_carries_dollar(k) or _carries_dollar(v) for k, v in value.items())
+    if isinstance(value, list | tuple | set):
+        return any(_carries_dollar(v) for v in value)
+    return False
+
+
+def check_setting_values(options: Mapping[str, Any]) -> None:
+    """Every setting is one number, boolean or string, finite, and carries no ``$`` anywhere (dora
+    expands ``$VAR`` in ``env:``: a worker's secrets would come back in warnings)."""
+    unknown = sorted(str(g) for g in options if g not in GROUP_CONFIG)
+    if unknown:
+        raise ConfigError(f"unknown setting group(s) {', '.join(unknown)}; groups: {', '.join(GROUP_CONFIG)}")
+    for group, values in options.items():
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"settings.{group} must map setting names to values")
+        for key, value in values.items():
+            where = f"setting {group}.{key}"
+            if _carries_dollar(key) or _carries_dollar(value):
+                raise ConfigError(f"{where} contains '$', which dora would expand in env:; remove it")
+            if value is None or not isinstance(value, str | int | float | bool):
+                raise ConfigError(f"{where} must be a number, a boolean or a string, not {type(value).__name__}")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{where} must be a finite number")
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SAFE_INT:
+                raise ConfigError(f"{where} is out of range")
+            if isinstance(value, str) and (len(value) > 200 or not value.isprintable()):
+                raise ConfigError(f"{where} must be at most 200 printable characters")
+
+
+def canonical_settings(name: str, options: Mapping[str, Mapping[str, Any]],
+                       directory: Path = TEMPLATES_DIR) -> dict[str, dict[str, Any]]:
+    """``options`` checked, parsed into the stage configs (types and ranges, as the nodes will), and
+    written back from the typed values: what a template renders is never the user's text."""
+    check_setting_values(options)
+    text = _render_text(name, SAMPLE_TASK, title="", voices=None, options=options, nodes=None,
+                        queue_policy=QUEUE_POLICY, directory=directory)
+    try:
+        stages = _stages_from_env(_node_envs(text))
+    except ConfigError as exc:  # name the setting as the user wrote it, not the variable it becomes
+        message = re.sub(r"DRAMAFLOW_(?:AMBIENCE_)?([A-Z0-9_]+)", lambda m: m.group(1).lower(), str(exc))
+        raise ConfigError(f"task settings: {message}") from None
+    out: dict[str, dict[str, Any]] = {}
+    for group, values in options.items():
+        config = getattr(stages, GROUP_CONFIG[group])
+        out[group] = {key: _written(getattr(config, f"ambience_{key}" if group == "ambience" else key))
+                      for key in values}
+    return out
+
+
+def _written(value: Any) -> Any:
+    """A typed setting as the template writes it into ``env:`` (the format ``config_from_env`` reads)."""
+    if isinstance(value, Mapping):
+        return ",".join(f"{k}={int(v)}" for k, v in value.items())
+    if isinstance(value, tuple):
+        return ",".join(repr(float(v)) for v in value)
+    return value
 
 
 class _Read(dict):
@@ -231,26 +306,34 @@ def stage_settings(name: str | None, overrides: Mapping[str, Mapping[str, Any]] 
 
     The DirectEngine uses this, so it runs with exactly the settings of the dora nodes of that template.
     """
-    from control_api.engines.base import SETTING_GROUPS, StageSettings
+    from nodes.common.settings import env_name
+
+    if name is None:
+        check_setting_values(overrides or {})
+        env = {node: {env_name(f"ambience_{k}" if group == "ambience" else k): str(v).lower()
+                      if isinstance(v, bool) else str(v)
+                      for group, values in (overrides or {}).items() for k, v in values.items()}
+               for node in C.NODES}
+    else:
+        env = _node_envs(render(name, SAMPLE_TASK, options=overrides or {}))
+    return _stages_from_env(env)
+
+
+def _node_envs(text: str) -> dict[str, dict[str, str]]:
+    return {n["id"]: {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (n.get("env") or {}).items()}
+            for n in yaml.safe_load(text)["nodes"]}
+
+
+def _stages_from_env(env: Mapping[str, Mapping[str, str]]) -> Any:
+    from control_api.engines.base import StageSettings
     from nodes.ambience.core import AmbienceConfig
-    from nodes.common.settings import config_from_env, env_name
+    from nodes.common.settings import config_from_env
     from nodes.mixer.core import MixConfig
     from nodes.mixer.layout import LayoutConfig
     from nodes.output.core import OutputSettings
     from nodes.segmenter.core import SegmenterConfig
     from nodes.tts.core import RetryPolicy
 
-    unknown = sorted(set(overrides or {}) - set(SETTING_GROUPS))
-    if unknown:
-        raise ConfigError(f"unknown setting group(s) {', '.join(unknown)}; groups: {', '.join(SETTING_GROUPS)}")
-    if name is None:
-        env = {node: {env_name(f"ambience_{k}" if group == "ambience" else k): v
-                      for group, values in (overrides or {}).items() for k, v in values.items()}
-               for node in C.NODES}
-    else:
-        text = render(name, SAMPLE_TASK, options=overrides or {})
-        env = {n["id"]: {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (n.get("env") or {}).items()}
-               for n in yaml.safe_load(text)["nodes"]}
     return StageSettings(
         segmenter=config_from_env(SegmenterConfig, env[C.SEGMENTER]),
         layout=config_from_env(LayoutConfig, env[C.AMBIENCE]),

@@ -15,6 +15,8 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import json
 import logging
 import shutil
 import threading
@@ -26,12 +28,20 @@ from typing import Any
 
 from arq import Retry, cron
 from arq.connections import RedisSettings
-from arq.constants import in_progress_key_prefix
+from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 from arq.worker import Worker, func
 from sqlmodel import select
 
 from control_api import accounts, progress
-from control_api.db import Audio, Task, TaskStatus, require_current_schema, session_scope, utcnow
+from control_api.db import (
+    Audio,
+    Task,
+    TaskStatus,
+    configure_pool,
+    require_current_schema,
+    session_scope,
+    utcnow,
+)
 from control_api.engines.base import ProgressEvent, RenderReport
 from control_api.engines.dora import DoraEngine, TaskCancelled, TaskTimedOut, kill_leftovers
 from control_api.service import library_for, render_options
@@ -43,6 +53,8 @@ log = logging.getLogger("dramaflow.worker")
 HEARTBEAT_S = 5.0
 LEASE_S = 20  # a dead worker's task is taken again this long after its last heartbeat
 MAX_PICKUPS = 6  # deliveries of one task (retries + dead workers) before it fails for good
+RETRY_DEFER_S = 2.0  # a transient failure is taken up again after this
+REPORT_NAME = "report.json"  # a finished render's report, kept until its files are published
 OUTPUT_NAME = "output.mp3"
 
 
@@ -108,7 +120,8 @@ def publish_outputs(report: RenderReport, audio_dir: Path) -> dict[str, Path]:
     moved = {}
     for kind, path in report.files.items():
         target = audio_dir / Path(path).name
-        Path(path).replace(target)
+        if Path(path).exists() or not target.exists():  # an earlier attempt may have moved it already
+            Path(path).replace(target)
         moved[kind] = target
     return moved
 
@@ -148,13 +161,83 @@ async def render_task(ctx: dict[str, Any], task_id: str) -> str:
     heartbeat = asyncio.create_task(_heartbeat(redis, ctx["job_id"]))
     try:
         return await _run(ctx, task, settings)
+    except (Retry, asyncio.CancelledError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - Redis, PostgreSQL, the disk: infrastructure, not the task
+        return await _infrastructure_failure(ctx, task, exc)
     finally:
         heartbeat.cancel()
 
 
+def describe_infrastructure(exc: BaseException) -> str:
+    """What failed around the render, in words an operator acts on."""
+    import sqlalchemy as sa
+    from redis import RedisError
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" writing {exc.filename}" if exc.filename else ""
+        return f"the disk is full (ENOSPC){where}: free space in DRAMAFLOW_DATA_DIR"
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.TimeoutError):
+        return f"the database was unreachable ({str(getattr(exc, 'orig', exc) or exc).strip().splitlines()[0]})"
+    if isinstance(exc, RedisError):
+        return f"Redis was unreachable ({exc})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def _infrastructure_failure(ctx: dict[str, Any], task: Task, exc: Exception) -> str:
+    """Infrastructure errors are transient: retried within the task's retries, else the task fails with the
+    reason. When the database itself is away, arq delivers the job again later (and the reconciler settles
+    a row no job owns)."""
+    message = describe_infrastructure(exc)
+    log.warning("task %s: %s", task.id, message, exc_info=exc)
+    url, task_id = ctx["settings"].database_url, str(task.id)
+    try:
+        if task.retry_count < task.max_retries:
+            await asyncio.to_thread(update_task, url, task.id, status=TaskStatus.queued,
+                                    retry_count=task.retry_count + 1, error_message=message)
+            await progress.publish(ctx["redis"], task_id, "status", status={"status": "queued"},
+                                   status_value="queued", retry=task.retry_count + 1, error=message)
+            raise Retry(defer=RETRY_DEFER_S)
+        return await _fail(ctx, task, message)
+    except Retry:
+        raise
+    except Exception:  # noqa: BLE001 - still away: try again later rather than leave the row running
+        raise Retry(defer=RETRY_DEFER_S * 3) from None
+
+
 async def _run(ctx: dict[str, Any], task: Task, settings: ServiceSettings) -> str:
+    task_id = str(task.id)
+    task_dir, audio_dir = settings.tasks_dir / task_id, settings.audio_dir / task_id
+    report = await asyncio.to_thread(rendered_before, task_dir, audio_dir)
+    if report is None:  # (a render whose publishing failed is published now, not rendered again)
+        outcome = await _render(ctx, task, settings, task_dir)
+        if isinstance(outcome, str):
+            return outcome
+        report = outcome
+        (task_dir / REPORT_NAME).write_text(json.dumps(report.to_dict()), encoding="utf-8")
+    files = await asyncio.to_thread(publish_outputs, report, audio_dir)
+    if await asyncio.to_thread(complete, settings, task.id, report, files):
+        await _final(ctx, task_id, TaskStatus.completed, duration_s=report.duration_s, segments=report.segments,
+                     lufs=report.lufs, true_peak_dbtp=report.true_peak_dbtp, warnings=report.warnings)
+    shutil.rmtree(task_dir, ignore_errors=True)
+    return "completed"
+
+
+def rendered_before(task_dir: Path, audio_dir: Path) -> RenderReport | None:
+    """The report of an earlier attempt that rendered completely (its files in the task folder or already
+    moved to ``audio_dir``), else None."""
+    path = task_dir / REPORT_NAME
+    if not path.exists():
+        return None
+    report = RenderReport(**json.loads(path.read_text(encoding="utf-8")))
+    if all(Path(p).exists() or (audio_dir / Path(p).name).exists() for p in report.files.values()):
+        return report
+    return None
+
+
+async def _render(ctx: dict[str, Any], task: Task, settings: ServiceSettings, task_dir: Path) -> RenderReport | str:
+    """Render the task afresh; the report, or the final status when it ended otherwise."""
     redis, url, task_id = ctx["redis"], settings.database_url, str(task.id)
-    task_dir = settings.tasks_dir / task_id
     if task_dir.exists():  # a previous attempt (or a dead worker) left it: nothing of it may survive
         kill_leftovers(task_dir)
         shutil.rmtree(task_dir)
@@ -188,7 +271,7 @@ async def _run(ctx: dict[str, Any], task: Task, settings: ServiceSettings) -> st
     watcher = asyncio.create_task(_watch_cancel(redis, task_id, cancel, settings.cancel_poll_s))
     pumping = asyncio.create_task(pump())
     try:
-        report = await asyncio.to_thread(render)
+        return await asyncio.to_thread(render)
     except TaskCancelled:
         await asyncio.to_thread(finish, url, task.id, TaskStatus.cancelled, "cancelled")
         await _final(ctx, task_id, TaskStatus.cancelled)
@@ -201,7 +284,7 @@ async def _run(ctx: dict[str, Any], task: Task, settings: ServiceSettings) -> st
                                     retry_count=task.retry_count + 1, error_message=str(exc))
             await progress.publish(redis, task_id, "status", status={"status": "queued"}, status_value="queued",
                                    retry=task.retry_count + 1, error=str(exc))
-            raise Retry(defer=2) from exc
+            raise Retry(defer=RETRY_DEFER_S) from exc
         return await _fail(ctx, task, str(exc))
     except DramaflowError as exc:
         return await _fail(ctx, task, str(exc))
@@ -212,12 +295,6 @@ async def _run(ctx: dict[str, Any], task: Task, settings: ServiceSettings) -> st
     finally:
         watcher.cancel()
         await pumping
-    files = await asyncio.to_thread(publish_outputs, report, settings.audio_dir / task_id)
-    if await asyncio.to_thread(complete, settings, task.id, report, files):
-        await _final(ctx, task_id, TaskStatus.completed, duration_s=report.duration_s, segments=report.segments,
-                     lufs=report.lufs, true_peak_dbtp=report.true_peak_dbtp, warnings=report.warnings)
-    shutil.rmtree(task_dir, ignore_errors=True)
-    return "completed"
 
 
 async def _fail(ctx: dict[str, Any], task: Task, message: str) -> str:
@@ -266,6 +343,47 @@ async def sweep_job(ctx: dict[str, Any]) -> dict[str, int]:
 # --- worker process --------------------------------------------------------------------------------
 
 
+# --- reconciling PostgreSQL with the queue ------------------------------------------------------------
+
+
+def unsettled(url: str, older_than_s: float) -> list[Task]:
+    """Rows that should have a job: queued, or running, untouched for ``older_than_s``."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    with session_scope(url) as session:
+        return list(session.exec(select(Task).where(Task.status.in_([TaskStatus.queued, TaskStatus.running]),
+                                                    Task.updated_at < cutoff)).all())
+
+
+async def reconcile(ctx: dict[str, Any]) -> dict[str, int]:
+    """Every task row reaches a final state: a queued row whose job is gone (Redis restarted without its
+    data) is enqueued again; a running row with no job and no lease (its worker died after its job
+    ended) is retried, or failed with the reason when its retries are spent. Runs at start and every
+    minute; a job that exists is left alone, so two workers reconciling at once enqueue nothing twice."""
+    settings: ServiceSettings = ctx["settings"]
+    redis, url = ctx["redis"], settings.database_url
+    counts = {"requeued": 0, "failed": 0}
+    for task in await asyncio.to_thread(unsettled, url, settings.reconcile_after_s):
+        job_id = str(task.id)
+        if await redis.exists(job_key_prefix + job_id, in_progress_key_prefix + job_id):
+            continue
+        if task.status == TaskStatus.running:
+            if task.retry_count >= task.max_retries:
+                reason = "its worker stopped without finishing it, and its retries are spent"
+                await asyncio.to_thread(finish, url, task.id, TaskStatus.failed, reason)
+                await _final(ctx, job_id, TaskStatus.failed, error=reason)
+                counts["failed"] += 1
+                continue
+            await asyncio.to_thread(update_task, url, task.id, status=TaskStatus.queued,
+                                    retry_count=task.retry_count + 1,
+                                    error_message="its worker stopped without finishing it; taken up again")
+        await redis.delete(result_key_prefix + job_id)  # an ended job's result would block the same id
+        await redis.enqueue_job("render_task", job_id, _job_id=job_id, _queue_name=settings.queue_name)
+        counts["requeued"] += 1
+    if any(counts.values()):
+        log.warning("reconciled tasks with the queue: %s", counts)
+    return counts
+
+
 async def _startup(ctx: dict[str, Any]) -> None:
     settings: ServiceSettings = ctx["settings"]
     settings.tasks_dir.mkdir(parents=True, exist_ok=True)
@@ -292,11 +410,13 @@ def redis_settings(url: str) -> RedisSettings:
 
 def make_worker(settings: ServiceSettings | None = None, concurrency: int | None = None) -> Worker:
     settings = settings or get_settings()
+    configure_pool(settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout_s)
     require_current_schema(settings.database_url)
     return Worker(
         functions=[func(render_task, name="render_task", max_tries=MAX_PICKUPS + 1,
                         timeout=settings.task_time_limit_s + 120)],
-        cron_jobs=[cron(sweep_job, hour={3}, minute={17}, run_at_startup=False)],
+        cron_jobs=[cron(sweep_job, hour={3}, minute={17}, run_at_startup=False),
+                   cron(reconcile, second={7}, run_at_startup=True, unique=True)],
         redis_settings=redis_settings(settings.redis_url), queue_name=settings.queue_name,
         max_jobs=concurrency or settings.worker_concurrency, keep_result=3600, poll_delay=0.2,
         on_startup=_startup, on_shutdown=_shutdown, ctx={"settings": settings}, handle_signals=True,

@@ -61,8 +61,20 @@ def make_backend(config: AmbienceConfig, env: Mapping[str, str] = os.environ, *,
                            device=device or env.get("DRAMAFLOW_TANGOFLUX_DEVICE", "auto"),
                            cache_dir=cache_dir_from_env(env) if cache_enabled(env) else None, env=env, on_step=on_step)
     if name == "library":
-        return get_backend(name, root=config.ambience_library, loop_crossfade_s=config.ambience_loop_crossfade_s)
+        root = library_roots(env).get(config.ambience_library, config.ambience_library)
+        return get_backend(name, root=root, loop_crossfade_s=config.ambience_loop_crossfade_s)
     return get_backend(name)
+
+
+def library_roots(env: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The sound libraries the operator offers, by name: ``DRAMAFLOW_AMBIENCE_LIBRARIES=name=/folder,…``.
+    A task names one of these; only a local user (CLI, a template's defaults) gives a folder itself."""
+    out = {}
+    for part in str(env.get("DRAMAFLOW_AMBIENCE_LIBRARIES", "")).split(","):
+        name, sep, folder = part.partition("=")
+        if sep and name.strip() and folder.strip():
+            out[name.strip()] = folder.strip()
+    return out
 
 
 def open_backend(config: AmbienceConfig, env: Mapping[str, str] = os.environ, *,

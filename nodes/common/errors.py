@@ -37,6 +37,9 @@ class ScriptError(DramaflowError):
         self.hint = hint
         super().__init__(str(self))
 
+    def __reduce__(self):  # keeps line and hint across processes (the API validates in a helper process)
+        return (type(self), (self.message, self.line, self.hint))
+
     def __str__(self) -> str:
         where = f"line {self.line}: " if self.line is not None else ""
         fix = f" (fix: {self.hint})" if self.hint else ""

@@ -10,6 +10,7 @@ The rules of reference/dora.md that live here:
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -121,6 +122,15 @@ class Stopped(Exception):
 # --- the node wrapper ----------------------------------------------------------------------------
 
 
+def os_error_message(exc: OSError) -> str:
+    """An OS error in words a person acts on; a full disk is named as such."""
+    where = f" writing {exc.filename}" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"the disk is full (ENOSPC){where}: free space in the data folder (DRAMAFLOW_DATA_DIR) "
+                "and submit again")
+    return f"{type(exc).__name__}: {exc}"
+
+
 class Runner:
     """A dora node with progress reporting, seq-ordered streams and the exit rules."""
 
@@ -212,12 +222,17 @@ class Runner:
             self._record_error(type(exc).__name__, str(exc), getattr(exc, "line", None), exc)
             traceback.print_exc()
             sys.exit(1)
+        except OSError as exc:
+            self._record_error(type(exc).__name__, os_error_message(exc), None)
+            traceback.print_exc()
+            sys.exit(1)
         except Exception as exc:  # noqa: BLE001 - anything else is a bug, reported as such
             self._record_error(type(exc).__name__, f"{type(exc).__name__}: {exc}", None)
             traceback.print_exc()
             sys.exit(1)
 
     def _record_error(self, kind: str, message: str, line: int | None, exc: BaseException | None = None) -> None:
+        """Write ``errors/<node>.json`` (a few hundred bytes: it fits where a full disk refused the audio)."""
         errors = self.context.task_dir / "errors"
         errors.mkdir(parents=True, exist_ok=True)
         record = {"node": self.stage, "type": kind, "message": message, "line": line, "ts": time.time()}

@@ -7,6 +7,7 @@ rendered template, so both engines run with exactly the settings the template gi
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -52,6 +53,20 @@ def env_from_config(config: Any, fields: tuple[str, ...] | None = None) -> dict[
     return out
 
 
+def check_ranges(config: Any, ranges: Mapping[str, tuple[float, float]]) -> None:
+    """Raise ``ValueError`` naming the first field of ``config`` outside its inclusive ``(low, high)``."""
+    for name, (low, high) in ranges.items():
+        values = getattr(config, name)
+        for value in values if isinstance(values, tuple) else (values,):
+            if not (low <= value <= high):  # also false for NaN
+                raise ValueError(f"{name} must be between {low:g} and {high:g}, got {value!r}")
+
+
+def check_choice(config: Any, name: str, choices: tuple[Any, ...]) -> None:
+    if getattr(config, name) not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}, got {getattr(config, name)!r}")
+
+
 def _parse(key: str, raw: str, kind: Any) -> Any:
     origin = typing.get_origin(kind)
     try:
@@ -64,9 +79,9 @@ def _parse(key: str, raw: str, kind: Any) -> Any:
         if kind is int:
             return int(raw)
         if kind is float:
-            return float(raw)
+            return _finite(float(raw))
         if origin is tuple:
-            return tuple(float(part) for part in raw.split(","))
+            return tuple(_finite(float(part)) for part in raw.split(","))
         if origin in (Mapping, dict, typing.Mapping) or kind is Mapping:
             pairs = (part.split("=", 1) for part in raw.split(",") if part.strip())
             return {k.strip(): int(v) for k, v in pairs}
@@ -75,3 +90,9 @@ def _parse(key: str, raw: str, kind: Any) -> Any:
     except ValueError:
         raise ConfigError(f"{key}={raw!r} is not a valid {getattr(kind, '__name__', kind)}") from None
     raise ConfigError(f"{key}: settings of type {kind} cannot come from the environment")
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return value

@@ -32,6 +32,7 @@ from nodes.common.audio import (
     true_peak_dbtp,
 )
 from nodes.common.errors import warn
+from nodes.common.settings import check_ranges
 from nodes.common.types import Timeline
 
 MAX_LEVELLING_GAIN_DB = 24.0
@@ -54,6 +55,16 @@ class MixConfig:
     limiter_lookahead_s: float = 0.005
     limiter_release_s: float = 0.08
     master_iterations: int = 6
+
+    def __post_init__(self) -> None:
+        check_ranges(self, MIX_RANGES)
+
+
+MIX_RANGES = {"speech_lufs": (-40.0, -10.0), "ambience_below_speech_db": (0.0, 60.0),
+              "sfx_below_speech_db": (-10.0, 60.0), "duck_db": (0.0, 40.0), "duck_pre_roll_s": (0.0, 5.0),
+              "duck_attack_s": (0.0, 5.0), "duck_release_s": (0.0, 5.0), "duck_bridge_s": (0.0, 5.0),
+              "target_lufs": (-40.0, -5.0), "lufs_tolerance": (0.01, 2.0), "true_peak_ceiling_dbtp": (-12.0, 0.0),
+              "limiter_lookahead_s": (0.0005, 0.05), "limiter_release_s": (0.001, 2.0), "master_iterations": (1, 20)}
 
 
 @dataclass(frozen=True)

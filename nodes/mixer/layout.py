@@ -21,6 +21,7 @@ import numpy as np
 
 from nodes.common.audio import MIX_SAMPLE_RATE
 from nodes.common.errors import warn
+from nodes.common.settings import check_choice, check_ranges
 from nodes.common.types import (
     PlacedChapter,
     PlacedCue,
@@ -29,6 +30,11 @@ from nodes.common.types import (
     Plan,
     Timeline,
 )
+
+SAMPLE_RATES = (22050, 24000, 32000, 44100, 48000)  # mix rates a template or task may choose
+LAYOUT_RANGES = {"speaker_gap_s": (0.0, 10.0), "paragraph_gap_s": (0.0, 10.0), "segment_gap_s": (0.0, 10.0),
+                 "scene_lead_s": (0.0, 30.0), "sfx_gap_s": (0.0, 10.0), "ambience_fade_s": (0.0, 30.0),
+                 "tail_s": (0.0, 60.0), "seed": (0, 2**63 - 1)}
 
 
 @dataclass(frozen=True)
@@ -47,9 +53,8 @@ class LayoutConfig:
         lo, hi = self.speaker_gap_s
         if not 0 <= lo <= hi:
             raise ValueError(f"speaker_gap_s must be (min, max) with 0 <= min <= max, got {self.speaker_gap_s}")
-        for name in ("paragraph_gap_s", "segment_gap_s", "scene_lead_s", "sfx_gap_s", "ambience_fade_s", "tail_s"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0")
+        check_ranges(self, LAYOUT_RANGES)
+        check_choice(self, "sample_rate", SAMPLE_RATES)
 
 
 def _snap(t: float, sample_rate: int) -> float:

@@ -6,10 +6,12 @@ Everything here is pure except ``write_outputs``, which writes ``OUT.mp3`` plus 
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,6 +25,7 @@ import numpy as np
 
 from nodes.common.audio import db_to_gain, integrated_lufs, to_stereo, true_peak_dbtp
 from nodes.common.errors import ConfigError, warn
+from nodes.common.settings import check_choice, check_ranges
 from nodes.common.types import PlacedChapter, Timeline
 
 MAX_CHARS_PER_LINE = 42
@@ -381,6 +384,10 @@ class OutputSettings:
     mp3_bitrate_kbps: int = 256
     max_true_peak_dbtp: float = -1.0
 
+    def __post_init__(self) -> None:
+        check_choice(self, "mp3_bitrate_kbps", (64, 96, 128, 160, 192, 224, 256, 320))
+        check_ranges(self, {"max_true_peak_dbtp": (-12.0, 0.0)})
+
 
 @dataclass(frozen=True)
 class OutputFiles:
@@ -554,13 +561,31 @@ def _staged_files() -> Iterator[Stage]:
             os.replace(temp, final)
             moved.append((final, existed))
         _fsync_directories({final.parent for _, final, _ in staged})
-    except BaseException:
+    except BaseException as exc:
         for temp, _, _ in staged:
             temp.unlink(missing_ok=True)
         for final, existed in moved:
             if not existed:
                 final.unlink(missing_ok=True)
+        folder = staged[-1][1].parent if staged else None
+        if isinstance(exc, Exception) and not _is_enospc(exc) and folder and _disk_full(folder):
+            # a writer that fails on a full disk may say anything (an AssertionError, a short write)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder)) from exc
         raise
+
+
+DISK_FULL_BYTES = 1 << 20  # less free space than this after a failed write: the disk was full
+
+
+def _is_enospc(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _disk_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < DISK_FULL_BYTES
+    except OSError:
+        return False
 
 
 def _umask() -> int:

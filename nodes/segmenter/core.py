@@ -88,10 +88,21 @@ class SegmenterConfig:
     pack: bool = True
     provider_max_chars: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_PROVIDER_MAX_CHARS))
 
+    def __post_init__(self) -> None:
+        for name in ("max_chars", "provider_max_chars"):
+            for key, value in getattr(self, name).items():
+                if not _SETTING_KEY.fullmatch(str(key)):
+                    raise ValueError(f"{name}: {key!r} is not a language or provider name")
+                if not 1 <= int(value) <= 9999:
+                    raise ValueError(f"{name}: {key}={value} must be between 1 and 9999 characters")
+
     def limit(self, language: str, provider: str | None = None) -> int:
         if provider is not None and provider in self.provider_max_chars:
             return int(self.provider_max_chars[provider])
         return int(self.max_chars.get(language, self.max_chars.get("default", 240)))
+
+
+_SETTING_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
 
 
 @dataclass

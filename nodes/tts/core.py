@@ -26,6 +26,7 @@ from nodes.common.audio import MIX_SAMPLE_RATE, as_2d, db_to_gain, resample
 from nodes.common.diskcache import cache_dir_from_env, cache_enabled
 from nodes.common.errors import ConfigError, PermanentBackendError, TransientBackendError, warn
 from nodes.common.gpulock import gpu_lock, timeout_from_env
+from nodes.common.settings import check_ranges
 from nodes.common.types import Plan, Segment, Utterance
 from nodes.tts.backends.base import Cacheable, Speech, SynthesisRequest, Synthesizer
 from nodes.tts.cache import SpeechCache
@@ -69,6 +70,8 @@ class RetryPolicy:
         if min(self.line_deadline_s, self.task_budget_s, self.base_delay_s) <= 0 or self.max_delay_s < self.base_delay_s:
             raise ValueError("line_deadline_s, task_budget_s and base_delay_s must be > 0, "
                              "max_delay_s >= base_delay_s")
+        check_ranges(self, {"line_deadline_s": (0.0, 3600.0), "task_budget_s": (0.0, 86400.0),
+                            "max_delay_s": (0.0, 600.0)})
 
     def delay_s(self, retry: int, rng: random.Random) -> float:
         """The wait before retry number ``retry`` (1-based): full jitter under an exponential cap."""

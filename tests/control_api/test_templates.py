@@ -71,8 +71,39 @@ def test_paths_with_dollar_are_refused():
 
     with pytest.raises(ConfigError, match=r"\$"):
         render("drama", replace(SAMPLE_TASK, output="/tmp/$HOME/x.mp3"))
-    with pytest.raises(ConfigError, match=r"ambience.library=.*contains '\$'"):
-        render("drama", SAMPLE_TASK, options={"ambience": {"library": "/srv/$USER/sounds"}})
+
+
+@pytest.mark.parametrize("value", ["/srv/$USER/sounds", ["$DRAMAFLOW_DATABASE_URL"], {"x": "${HOME}"},
+                                   [["$MINIMAX_API_KEY"]], {"$HOME": 1}])
+def test_a_dollar_in_a_setting_of_any_shape_is_refused(value):
+    with pytest.raises(ConfigError, match=r"ambience\.library contains '\$'"):
+        render("drama", SAMPLE_TASK, options={"ambience": {"library": value}})
+
+
+@pytest.mark.parametrize(("settings", "needle"), [
+    ({"mix": {"target_lufs": "nan"}}, "target_lufs"), ({"mix": {"target_lufs": "inf"}}, "target_lufs"),
+    ({"layout": {"sample_rate": 0}}, "sample_rate must be one of"),
+    ({"layout": {"sample_rate": 10**7}}, "sample_rate must be one of"),
+    ({"layout": {"tail_s": 1e9}}, "tail_s must be between 0 and 60"),
+    ({"layout": {"speaker_gap_s": "1e9,1e9"}}, "speaker_gap_s must be between 0 and 10"),
+    ({"mix": {"duck_db": 10**400}}, "mix.duck_db is out of range"),
+    ({"mix": {"duck_db": [3]}}, "must be a number, a boolean or a string"),
+    ({"output": {"mp3_bitrate_kbps": 100}}, "mp3_bitrate_kbps must be one of"),
+    ({"segmenter": {"max_chars": "zh=0"}}, "between 1 and 9999"),
+    ({"tts": {"line_deadline_s": 1e6}}, "line_deadline_s must be between"),
+])
+def test_settings_are_typed_and_range_checked_before_anything_runs(settings, needle):
+    with pytest.raises(ConfigError, match=needle):
+        stage_settings("drama", settings)
+
+
+def test_what_reaches_env_is_written_back_from_the_typed_value():
+    text = render("drama", SAMPLE_TASK, options={"mix": {"duck_db": "12"}, "layout": {"speaker_gap_s": " 0.2 , 0.5"},
+                                                 "segmenter": {"max_chars": "zh=90"}})
+    envs = {n["id"]: n["env"] for n in yaml.safe_load(text)["nodes"]}
+    assert envs["mixer"]["DRAMAFLOW_DUCK_DB"] == 12.0  # a number, not the string the user sent
+    assert envs["ambience"]["DRAMAFLOW_SPEAKER_GAP_S"] == "0.2,0.5"
+    assert envs["segmenter"]["DRAMAFLOW_MAX_CHARS"] == "zh=90"
 
 
 def write_template(tmp_path: Path, body: str) -> Path:

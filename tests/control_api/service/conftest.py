@@ -19,9 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 import redis as redis_sync
+import sqlalchemy as sa
 
 from control_api import accounts
-from control_api.db import session_scope, upgrade
+from control_api.db import Task, TaskStatus, session_scope, upgrade
 from control_api.servers import start_postgres, start_redis
 from control_api.settings import ServiceSettings
 
@@ -60,8 +61,12 @@ def service_env(settings: ServiceSettings, **extra: str) -> dict[str, str]:
     env.update({"DRAMAFLOW_DATABASE_URL": settings.database_url, "DRAMAFLOW_REDIS_URL": settings.redis_url,
                 "DRAMAFLOW_DATA_DIR": str(settings.data_dir), "DRAMAFLOW_QUEUE_NAME": settings.queue_name,
                 "DRAMAFLOW_TASK_TIME_LIMIT_S": str(settings.task_time_limit_s),
-                "DRAMAFLOW_CANCEL_POLL_S": str(settings.cancel_poll_s), **extra})
+                "DRAMAFLOW_CANCEL_POLL_S": str(settings.cancel_poll_s), SENTINEL_NAME: SENTINEL_VALUE, **extra})
     return env
+
+
+# A secret planted in the environment of the API and every worker: no response may ever contain it.
+SENTINEL_NAME, SENTINEL_VALUE = "DRAMAFLOW_TEST_SENTINEL", "sentinel-9f3c1e-never-in-a-response"
 
 
 def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
@@ -123,6 +128,8 @@ def workers(settings, tmp_path) -> Iterator[Workers]:
     client = redis_sync.Redis.from_url(settings.redis_url)
     client.delete(settings.queue_name)
     client.close()
+    with session_scope(settings.database_url) as session:  # nor may the workers' reconciler take them up
+        session.exec(sa.update(Task).where(Task.status == TaskStatus.queued).values(status=TaskStatus.cancelled))
     pool = Workers(settings, tmp_path)
     yield pool
     pool.stop_all()

@@ -13,7 +13,8 @@ import soundfile as sf
 from sqlmodel import select
 
 from control_api.db import CreditTransaction, Task, session_scope
-from tests.control_api.service.conftest import script
+from control_api.service import validate
+from tests.control_api.service.conftest import SENTINEL_NAME, SENTINEL_VALUE, script
 
 pytestmark = [pytest.mark.xdist_group("service"), pytest.mark.slow]
 PROBLEM = "application/problem+json"
@@ -98,6 +99,18 @@ def test_other_users_see_404_for_tasks_files_and_scripts(client, make_user):
     ({"script": script(), "options": {"settings": {"tts": {"attempts": 9}}}}, 422, "tts.line_deadline_s"),
     ({"script": script(), "options": {"settings": {"mix": {"duck_dbb": 9}}}}, 422, "no setting mix.duck_dbb"),
     ({"script": script(), "options": {"settings": {"tts": {"line_deadline_s": 0}}}}, 422, "line_deadline_s"),
+    ({"script": script(), "options": {"seed": 2**63}}, 422, "options.seed"),
+    ({"script": script(), "options": {"settings": {"mix": {"target_lufs": "nan"}}}}, 422, "target_lufs"),
+    ({"script": script(), "options": {"settings": {"mix": {"target_lufs": "inf"}}}}, 422, "target_lufs"),
+    ({"script": script(), "options": {"settings": {"layout": {"sample_rate": 0}}}}, 422, "sample_rate"),
+    ({"script": script(), "options": {"settings": {"layout": {"sample_rate": 1}}}}, 422, "sample_rate"),
+    ({"script": script(), "options": {"settings": {"layout": {"sample_rate": 10**7}}}}, 422, "sample_rate"),
+    ({"script": script(), "options": {"settings": {"layout": {"tail_s": 1e9}}}}, 422, "tail_s"),
+    ({"script": script(), "options": {"settings": {"layout": {"speaker_gap_s": "1e9,1e9"}}}}, 422, "speaker_gap_s"),
+    ({"script": script(), "options": {"settings": {"mix": {"duck_db": 10**400}}}}, 422, "duck_db"),
+    ({"script": script(), "options": {"settings": {"ambience": {"backend": "library", "library": "/etc"}}}}, 422,
+     "sound libraries this service offers"),
+    ({"script": script() + "A: and then.\n[pause: 60]\n" * 10_000}, 422, "would run past 4.0 h of audio"),
     ({"script": script(), "script_id": str(uuid.uuid4())}, 422, "exactly one"),
     ({}, 422, "exactly one"),
 ])
@@ -112,6 +125,21 @@ def test_bad_submissions_get_4xx_and_change_nothing(client, make_user, settings,
     assert queued_jobs(redis, settings) == before_jobs
 
 
+@pytest.mark.parametrize("value", [f"${SENTINEL_NAME}", [f"${SENTINEL_NAME}"], {"a": f"${{{SENTINEL_NAME}}}"},
+                                   [[f"${SENTINEL_NAME}"]], {f"${SENTINEL_NAME}": 1}])
+@pytest.mark.parametrize("group_key", [("ambience", "library"), ("mix", "duck_db"), ("segmenter", "max_chars")])
+def test_no_worker_secret_comes_back_whatever_the_shape_of_a_setting(client, make_user, settings, redis, value,
+                                                                    group_key):
+    account = make_user()
+    group, key = group_key
+    extra = {"backend": "library"} if group == "ambience" else {}
+    response = client.post("/api/v1/tasks", headers=account.headers,
+                           json={"script": script(), "options": {"settings": {group: {**extra, key: value}}}})
+    assert response.status_code == 422 and "contains '$'" in response.json()["detail"]
+    assert SENTINEL_VALUE not in response.text
+    assert count_tasks(settings, account.id) == 0
+
+
 def test_script_errors_name_the_line_and_the_fix(client, make_user):
     response = post_task(client, make_user(), script="---\nvoices: {A: en-joe}\n---\nA: fine\n**Bob:** who am I?\n")
     problem = response.json()
@@ -124,6 +152,26 @@ def test_oversize_body_gets_413_and_changes_nothing(client, make_user, settings)
     response = post_task(client, account, script=huge)
     assert response.status_code == 413
     assert response.headers["content-type"] == PROBLEM
+    body = json.dumps({"script": huge}).encode()
+
+    def chunked():  # no Content-Length: the size is known only by reading
+        for start in range(0, len(body), 65536):
+            yield body[start:start + 65536]
+    response = client.post("/api/v1/tasks", content=chunked(), headers={**account.headers,
+                                                                        "Content-Type": "application/json"})
+    assert response.status_code == 413 and response.headers["content-type"] == PROBLEM
+    assert count_tasks(settings, account.id) == 0
+
+
+@pytest.mark.parametrize(("text", "needle"), [("A: fine\nA: bad\x00\n", "line 6 contains a NUL"),
+                                              ("A: fine\nA: bad\ud800\n", "line 6 contains an unpaired surrogate")])
+def test_text_that_cannot_be_stored_is_a_422_naming_the_line(client, make_user, settings, text, needle):
+    account = make_user()
+    for path, body in (("/api/v1/tasks", {"script": script().rstrip("\n").rsplit("\n", 2)[0] + "\n" + text}),
+                       ("/api/v1/scripts", {"title": "t", "content": "---\ntitle: x\n---\nA: a\n" + text})):
+        response = client.post(path, json=body, headers=account.headers)
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == PROBLEM and needle in response.json()["detail"]
     assert count_tasks(settings, account.id) == 0
 
 
@@ -176,7 +224,7 @@ def test_short_balance_gets_402(client, make_user, settings):
 
 
 def test_twenty_concurrent_submissions_never_overcommit_credits(api_url, make_user, settings):
-    cost = settings.credit_cost(len(" ".join(f"Line number {i} of the test script." for i in range(2))))
+    cost = validate(settings, script(), "podcast", {}, {}).cost
     affordable = 5
     account = make_user(credits=cost * affordable)
 
@@ -214,7 +262,8 @@ def test_cancel_of_a_queued_task_is_immediate_and_final(client, make_user):
     task = post_task(client, account).json()
     response = client.post(task["urls"]["cancel"], headers=account.headers)
     assert response.status_code == 202 and response.json()["status"] == "cancelled"
-    assert client.post(task["urls"]["cancel"], headers=account.headers).status_code == 409
+    again = client.post(task["urls"]["cancel"], headers=account.headers)  # the same cancel, not a conflict
+    assert again.status_code == 202 and again.json()["status"] == "cancelled"
     events = client.get(task["urls"]["events"], headers=account.headers)
     last = [line for line in events.text.splitlines() if line.startswith("data:")][-1]
     assert json.loads(last[5:])["status_value"] == "cancelled"
@@ -279,3 +328,37 @@ def test_health_readiness_metrics_and_openapi(client):
     assert "dramaflow_http_requests_total" in metrics
     spec = client.get("/openapi.json").json()
     assert {"/api/v1/tasks", "/api/v1/tasks/{task_id}/events", "/api/v1/tasks/{task_id}/audio"} <= set(spec["paths"])
+
+
+def test_fifty_submissions_followers_and_cancels_at_once_never_answer_5xx(api_url, make_user, settings):
+    """The pool holds one connection per request at a time and none while a response streams: 50
+    concurrent submissions, then 50 open event streams (while the API still answers), then 50 concurrent
+    cancels of one task — no 5xx, and the cancel takes effect."""
+    account = make_user(credits=100_000)
+    with httpx.Client(base_url=api_url, timeout=120, limits=httpx.Limits(max_connections=200)) as c:
+        with ThreadPoolExecutor(50) as pool:
+            submitted = list(pool.map(lambda _i: post_task(c, account), range(50)))
+        assert [r.status_code for r in submitted] == [202] * 50
+        tasks = [r.json() for r in submitted]
+        target = tasks[0]
+
+        streams = []
+        try:
+            for _ in range(50):  # fifty followers hold their streams open at once
+                stream = c.stream("GET", target["urls"]["events"], headers=account.headers)
+                response = stream.__enter__()
+                streams.append(stream)
+                assert response.status_code == 200
+                assert next(response.iter_lines()).startswith("id: ")  # the queued status event
+            assert c.get(target["urls"]["self"], headers=account.headers).status_code == 200
+        finally:
+            for stream in streams:
+                stream.__exit__(None, None, None)
+
+        with ThreadPoolExecutor(50) as pool:
+            cancels = list(pool.map(lambda _i: c.post(target["urls"]["cancel"], headers=account.headers),
+                                    range(50)))
+        assert [r.status_code for r in cancels] == [202] * 50  # cancelling again is the same cancel
+        assert c.get(target["urls"]["self"], headers=account.headers).json()["status"] == "cancelled"
+        for task in tasks[1:]:  # leave nothing queued for the workers of later tests
+            assert c.post(task["urls"]["cancel"], headers=account.headers).status_code == 202

@@ -8,14 +8,16 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+import redis as redis_sync
 import soundfile as sf
 from sqlmodel import select
 
-from control_api.db import Audio, CreditTransaction, Task, head_revision, session_scope
+from control_api.db import Audio, CreditTransaction, Task, TaskStatus, head_revision, session_scope
 from control_api.engines.base import STAGES
 from control_api.settings import ServiceSettings
 from control_api.worker import sweep
@@ -194,6 +196,66 @@ def test_a_second_transient_failure_fails_the_task_uncharged(client, make_user, 
     assert final["status_value"] == "failed"
     assert status(client, account, task)["retry_count"] == 1
     assert charges(settings, task["id"]) == []
+
+
+def test_a_full_disk_at_publishing_is_retried_and_published_without_rendering_again(client, make_user, settings,
+                                                                                  workers, tmp_path):
+    hook = Path(__file__).parent / "enospc_once_hook"
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    workers.env = {"PYTHONPATH": str(hook), "DRAMAFLOW_TEST_ENOSPC_ONCE_DIR": str(markers)}
+    workers.start(concurrency=1)
+    account = make_user(credits=100)
+    task = submit(client, account, script(2))
+    events = sse(client, account, task["urls"]["events"])
+    statuses = [d for _, e, d in events if e == "status"]
+    assert [d["status_value"] for d in statuses] == ["queued", "running", "queued", "running", "completed"]
+    assert "the disk is full (ENOSPC)" in statuses[2]["error"]
+    segmenter_starts = [d for _, e, d in events if e == "stage" and d["stage"] == "segmenter" and d["done"] == 0]
+    assert len(segmenter_starts) == 1  # rendered once; the retry only published it
+    final = status(client, account, task)
+    assert final["status"] == "completed" and final["retry_count"] == 1 and len(charges(settings, task["id"])) == 1
+    assert client.get(task["urls"]["audio_mp3"], headers=account.headers).status_code == 200
+
+
+def forget_job(settings, task_id: str) -> None:
+    """What Redis restarting without its data does to a task's job: it is gone."""
+    from arq.constants import job_key_prefix
+
+    client = redis_sync.Redis.from_url(settings.redis_url)
+    client.delete(job_key_prefix + task_id)
+    client.zrem(settings.queue_name, task_id)
+    client.close()
+
+
+def test_a_queued_task_whose_job_redis_lost_is_enqueued_again(client, make_user, settings, workers):
+    account = make_user(credits=100)
+    task = submit(client, account, script(2))
+    forget_job(settings, task["id"])
+    workers.env = {"DRAMAFLOW_RECONCILE_AFTER_S": "0"}
+    workers.start(concurrency=1)  # reconciles at start: the row is queued, no job stands for it
+    final = sse(client, account, task["urls"]["events"])[-1][2]
+    assert final["status_value"] == "completed"
+    assert status(client, account, task)["retry_count"] == 0
+
+
+def test_a_running_task_no_job_or_lease_owns_is_retried_or_failed_with_the_reason(client, make_user, settings,
+                                                                                  workers):
+    account = make_user(credits=100)
+    retried, spent = submit(client, account, script(2)), submit(client, account, script(3))
+    for task, retry_count in ((retried, 0), (spent, 1)):  # as a worker that died after its job ended leaves them
+        forget_job(settings, task["id"])
+        with session_scope(settings.database_url) as session:
+            row = session.get(Task, uuid.UUID(task["id"]))
+            row.status, row.retry_count = TaskStatus.running, retry_count
+            session.add(row)
+    workers.env = {"DRAMAFLOW_RECONCILE_AFTER_S": "0"}
+    workers.start(concurrency=1)
+    assert sse(client, account, retried["urls"]["events"])[-1][2]["status_value"] == "completed"
+    assert status(client, account, retried)["retry_count"] == 1
+    failed = status(client, account, spent)
+    assert failed["status"] == "failed" and "worker stopped without finishing it" in failed["error"]
+    assert charges(settings, spent["id"]) == []
 
 
 def test_sweep_removes_old_task_folders_and_expired_audio(settings, make_user):

@@ -527,3 +527,32 @@ def test_written_files_follow_the_umask(tmp_path):
         os.umask(old)
     for path in (report.files.mp3, report.files.wav, report.files.srt):
         assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_a_writer_failing_on_a_full_disk_is_named_enospc_and_leaves_nothing(tmp_path, monkeypatch):
+    """Where no small file system can be mounted, the full disk is simulated at the write: the writer
+    fails the way libraries do (not always with ENOSPC) and the disk reports no free space."""
+    import errno
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _path: usage(10 << 20, 10 << 20, 0))
+
+    def failing(_f):
+        raise AssertionError  # what a full disk looked like from the MP3 writer
+    with pytest.raises(OSError) as info:
+        with core._staged_files() as stage:
+            stage(tmp_path / "a.wav", lambda f: f.write(b"x" * 100))
+            stage(tmp_path / "b.mp3", failing)
+    assert info.value.errno == errno.ENOSPC and list(tmp_path.iterdir()) == []
+
+
+def test_the_node_names_a_full_disk_in_its_error_record():
+    import errno
+
+    from nodes.common.runtime import os_error_message
+
+    message = os_error_message(OSError(errno.ENOSPC, "No space left on device", "/data/tasks/x/output.mp3"))
+    assert message.startswith("the disk is full (ENOSPC) writing /data/tasks/x/output.mp3")
+    assert "DRAMAFLOW_DATA_DIR" in message
