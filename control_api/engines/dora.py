@@ -44,8 +44,9 @@ from nodes.common.voices import VoiceLibrary, load_voices, providers_from_env
 from nodes.segmenter.core import parse_script
 
 POLL_S = 0.2
+START_TIMEOUT_S = 120.0
 VANISHED_AFTER_MISSES = 3  # a dataflow missing from this many working listings in a row has vanished
-READY_TIMEOUT_S = 20.0
+READY_TIMEOUT_S = 120.0  # a loaded 2-core machine has taken over 10 s to answer one `dora status`
 STOP_GRACE_S = 5.0
 _UUID = re.compile(r"dataflow started: ([0-9a-f-]{36})")
 
@@ -101,7 +102,10 @@ class DoraDaemon:
             if any(p.poll() is not None for p in self._procs):
                 self.stop()
                 raise ConfigError(f"dora coordinator/daemon exited at start; see {self.workdir / 'dora-daemon.log'}")
-            status = self.cli("status", timeout=10)
+            try:
+                status = self.cli("status", timeout=10)
+            except subprocess.TimeoutExpired:  # a busy machine: not ready yet, ask again until the deadline
+                status = subprocess.CompletedProcess([], 1, "", "dora status timed out")
             if status.returncode == 0 and "Daemon" in status.stdout and "Running" in status.stdout.split("Daemon")[-1]:
                 return
             if time.monotonic() > deadline:
@@ -236,7 +240,12 @@ class DoraEngine:
         return yml
 
     def start(self, yml: Path, task_id: str) -> str:
-        proc = self.daemon.cli("start", str(yml), "--name", f"task-{task_id}", "--detach", timeout=60)
+        try:
+            proc = self.daemon.cli("start", str(yml), "--name", f"task-{task_id}", "--detach", timeout=START_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            kill_leftovers(yml.parent)  # whatever it started of the flow must not outlive the attempt
+            raise TransientBackendError(f"dora did not start the dataflow within {START_TIMEOUT_S:.0f} s (the "
+                                        "machine is overloaded); the task is retried", backend="dora") from None
         match = _UUID.search(proc.stdout + proc.stderr)
         if proc.returncode != 0 or not match:
             raise DramaflowError(f"dora could not start the dataflow: {(proc.stderr or proc.stdout).strip()[-800:]}")
