@@ -1,4 +1,9 @@
-"""Shared fixtures: the voice library and small factories for plans and timelines."""
+"""Shared fixtures: the voice library and small factories for plans and timelines.
+
+Expensive fixtures (engines, daemons, whole renders) are session-scoped, not module-scoped: under
+xdist a worker interleaves tests of several modules, and pytest tears a module fixture down whenever
+the next test comes from another module (the demo render ran twice, 165 s and 137 s, on a loaded
+machine)."""
 
 from __future__ import annotations
 

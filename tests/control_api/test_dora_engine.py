@@ -55,7 +55,7 @@ def task_processes(task_dir: Path) -> list[int]:
     return found
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def engine(tmp_path_factory, library):
     eng = DoraEngine(library, workdir=tmp_path_factory.mktemp("dora"))
     yield eng
@@ -118,14 +118,16 @@ def test_three_tasks_at_once_on_one_daemon(engine, tmp_path):
 
 
 def test_a_hundred_segments_arrive_every_time(engine, tmp_path):
-    """100 segments through every node, 10 runs out of 10 complete with each segment in place."""
+    """100 segments through every node, 3 runs out of 3 complete with each segment in place (10 runs
+    took 589 s of a 1636 s suite on a loaded machine; the burst tests in test_dora_rules.py are the
+    sharper check of message loss)."""
     from nodes.segmenter.core import SegmenterConfig, parse_script
 
     script = many_segments(50)
     settings = {"segmenter": {"max_chars": "default=30", "pack": False}}
     expected = parse_script(script, engine.library, config=SegmenterConfig(max_chars={"default": 30}, pack=False))
     assert len(expected.segments) == 100
-    for run in range(10):
+    for run in range(3):
         engine.render(script, tmp_path / f"r{run}.mp3", RenderOptions(settings=settings), task_dir=tmp_path / f"t{run}")
         timeline = json.loads((tmp_path / f"r{run}.timeline.json").read_text())
         segments = [s for u in timeline["utterances"] for s in u["segments"]]

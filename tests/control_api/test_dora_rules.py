@@ -31,7 +31,7 @@ def burst_script(lines: int = BURST_LINES) -> str:
 SMALL = {"segmenter": {"max_chars": "default=16", "pack": False}}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def engine(tmp_path_factory, library):
     eng = DoraEngine(library, workdir=tmp_path_factory.mktemp("rules"))
     yield eng

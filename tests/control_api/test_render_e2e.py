@@ -31,7 +31,7 @@ def dramaflow(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=900)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def drama(tmp_path_factory):
     out = tmp_path_factory.mktemp("drama") / "lighthouse.mp3"
     result = dramaflow("render", "scripts/the-lighthouse.md", "-o", str(out), "--json")
@@ -39,7 +39,7 @@ def drama(tmp_path_factory):
     return out, json.loads(result.stdout)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def podcast(tmp_path_factory):
     out = tmp_path_factory.mktemp("podcast") / "podcast.mp3"
     result = dramaflow("render", "scripts/mofa-podcast-zh.md", "-o", str(out), "--json")

@@ -114,7 +114,7 @@ CHINESE_SFX = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def backend() -> ProceduralBackend:
     return ProceduralBackend()
 

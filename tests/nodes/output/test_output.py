@@ -353,7 +353,7 @@ def test_output_paths_sit_beside_the_mp3():
         output_paths(Path("/x/show.wav"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def written(tmp_path_factory):
     directory = tmp_path_factory.mktemp("out") / "new" / "folder"  # created by write_outputs
     master = speechlike(peak_dbtp=-3.0)

@@ -13,14 +13,14 @@ MIN_SPEECH_S = 0.5
 PITCH_RATIO_TOLERANCE = 0.08  # measured F0 ratio vs the ratio the semitones ask for
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def piper():
     from nodes.tts.backends.piper import PiperSynthesizer
 
     return PiperSynthesizer()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def espeak():
     from nodes.tts.backends.espeak import EspeakSynthesizer
 
