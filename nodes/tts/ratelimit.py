@@ -45,8 +45,9 @@ class RateLimiter(Protocol):
     limit: int
     window_s: float
 
-    async def acquire(self) -> None:
-        """Wait until a request may start, and count it."""
+    async def acquire(self) -> float:
+        """Wait until a request may start, and count it. Returns the slot's start on the limiter's clock
+        (what the pacing guarantees hold for; a caller measuring its own clock also sees its delays)."""
         ...
 
     async def slow_down(self, retry_after_s: float | None = None) -> None:
@@ -116,14 +117,16 @@ class LocalRateLimiter:
         self._lock = threading.Lock()
         self.slowdowns = self.stale = 0
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> float:
         for _ in range(STALE_RETAKES):
             with self._lock:
-                start = time.monotonic() + self.pace.take(self._state, time.monotonic())
+                now = time.monotonic()
+                start = now + self.pace.take(self._state, now)
             await asyncio.sleep(max(0.0, start - time.monotonic()))
             if time.monotonic() - start <= self.pace.late_s:
-                return
+                break
             self.stale += 1
+        return start
 
     async def slow_down(self, retry_after_s: float | None = None) -> None:
         with self._lock:
@@ -145,9 +148,9 @@ def local_limiter(key: str, limit: int, window_s: float, margin_s: float) -> Loc
 
 
 # KEYS[1]: a hash {tat, factor, until} in µs of the Redis clock. ARGV: op ("take" | "slow"), interval µs,
-# key TTL ms, retry-after µs, slow factor, max factor, hold µs. "take" returns the µs until the reserved
-# slot starts; "slow" returns the new factor × 1000. Numbers are written with %.0f: Lua's tostring would
-# round µs timestamps to 14 digits.
+# key TTL ms, retry-after µs, slow factor, max factor, hold µs. "take" returns {µs until the reserved slot
+# starts, the slot's start in µs}; "slow" returns {the new factor × 1000, 0}. Numbers are written with
+# %.0f: Lua's tostring would round µs timestamps to 14 digits.
 _PACE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -162,11 +165,11 @@ if ARGV[1] == 'slow' then
   factor = math.min(tonumber(ARGV[6]), factor * tonumber(ARGV[5]))
   hold_until = now + tonumber(ARGV[7])
   tat = math.max(tat, now + tonumber(ARGV[4])) + interval * factor
-  out = math.floor(factor * 1000)
+  out = {math.floor(factor * 1000), 0}
 else
   local slot = math.max(tat, now)
   tat = slot + interval * factor
-  out = slot - now
+  out = {slot - now, string.format('%.0f', slot)}
 end
 redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', tat), 'factor', tostring(factor),
            'until', string.format('%.0f', hold_until))
@@ -193,27 +196,29 @@ class RedisRateLimiter:
         self._script = self._redis.register_script(_PACE)
         self.slowdowns = self.stale = 0
 
-    async def _call(self, op: str, retry_after_s: float = 0.0) -> int:
+    async def _call(self, op: str, retry_after_s: float = 0.0) -> list[int]:
         import redis
 
         ttl_ms = int((SLOW_HOLD_WINDOWS + 2) * self.window_s * 1000) + 1000
         args = [op, int(self.pace.interval_s * 1e6), ttl_ms, int(retry_after_s * 1e6), SLOW_FACTOR, MAX_SLOW_FACTOR,
                 int(SLOW_HOLD_WINDOWS * self.window_s * 1e6)]
         try:
-            return int(await self._script(keys=[self.key], args=args))
+            return [int(v) for v in await self._script(keys=[self.key], args=args)]
         except redis.RedisError as exc:
             raise TransientBackendError(f"rate limiter unavailable (Redis): {exc}", backend="ratelimit") from None
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> float:
         for _ in range(STALE_RETAKES):
             asked = time.monotonic()
-            wait_s = await self._call("take") / 1e6
+            wait_us, slot_us = await self._call("take")
+            wait_s = wait_us / 1e6
             # The slot lies between asked + wait and answered + wait on this clock: sleep to the later
             # (never early), count lateness from the earlier (a slow round trip to Redis is drift too).
             await asyncio.sleep(wait_s)
             if time.monotonic() - (asked + wait_s) <= self.pace.late_s:
-                return
+                break
             self.stale += 1
+        return slot_us / 1e6  # on the Redis clock, shared by every process
 
     async def slow_down(self, retry_after_s: float | None = None) -> None:
         await self._call("slow", retry_after_s or 0.0)

@@ -42,20 +42,20 @@ class FakeT2A:
         return {"MINIMAX_API_KEY": self.key, "MINIMAX_BASE_URL": self.url, "MINIMAX_RPM": "100000",
                 **{k: str(v) for k, v in extra.items()}}
 
-    def log(self, timeout_s: float = 10) -> list[dict[str, Any]]:
+    def log(self, timeout_s: float = 30) -> list[dict[str, Any]]:
         return httpx.get(f"{self.url}/_fake/log", timeout=timeout_s).json()["requests"]
 
     def ok_texts(self) -> list[str]:
         return [r["text"] for r in self.log() if r.get("code") == 0]
 
     def faults(self, *faults: dict[str, Any]) -> None:
-        httpx.post(f"{self.url}/_fake/faults", json=list(faults), timeout=10).raise_for_status()
+        httpx.post(f"{self.url}/_fake/faults", json=list(faults), timeout=30).raise_for_status()
 
     def configure(self, **settings: Any) -> None:
-        httpx.post(f"{self.url}/_fake/config", json=settings, timeout=10).raise_for_status()
+        httpx.post(f"{self.url}/_fake/config", json=settings, timeout=30).raise_for_status()
 
     def reset(self, **settings: Any) -> None:
-        httpx.post(f"{self.url}/_fake/reset", timeout=10).raise_for_status()
+        httpx.post(f"{self.url}/_fake/reset", timeout=30).raise_for_status()
         self.configure(**{"rpm": 1000, "window_s": 60.0, "latency_s": 0.0, "error_rate": 0.0, "error_seed": 0,
                           **settings})
 
