@@ -310,6 +310,10 @@ class DoraEngine:
             while True:
                 pump()
                 state = self.status(dataflow)
+                if state == "Missing" and live_pids(task_dir):
+                    state = "Unknown"  # dora's listing lost it (seen under load) while its nodes still work
+                elif state == "Missing" and (task_dir / "output.json").exists():
+                    state = "Finished"  # every node has exited and the output node wrote its record
                 misses = misses + 1 if state == "Missing" else 0
                 if state == "Missing" and misses >= VANISHED_AFTER_MISSES:
                     state = "Vanished"
@@ -397,27 +401,35 @@ def _report(task_dir: Path, records: list[dict], engine: str) -> RenderReport:
     )
 
 
-def kill_leftovers(task_dir: Path) -> list[int]:
-    """Kill node processes of this task that are still alive; returns the pids that had to be killed."""
-    killed = []
+def live_pids(task_dir: Path) -> list[int]:
+    """Node processes of this task that are still alive (by their pid files, guarded against pid reuse)."""
+    out = []
     for pid_file in (task_dir / "pids").glob("*.pid"):
         try:
             pid = int(pid_file.read_text())
-        except ValueError:
+        except (ValueError, OSError):
             continue
         if _alive(pid) and _belongs_to(pid, task_dir):
-            try:
-                fd = os.pidfd_open(pid)
-            except ProcessLookupError:
-                continue
-            try:
-                signal.pidfd_send_signal(fd, signal.SIGKILL)
-                select.select([fd], [], [], 10.0)  # readable once it has exited: wait for that
-                killed.append(pid)
-            except ProcessLookupError:
-                pass
-            finally:
-                os.close(fd)
+            out.append(pid)
+    return out
+
+
+def kill_leftovers(task_dir: Path) -> list[int]:
+    """Kill node processes of this task that are still alive; returns the pids that had to be killed."""
+    killed = []
+    for pid in live_pids(task_dir):
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue
+        try:
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+            select.select([fd], [], [], 10.0)  # readable once it has exited: wait for that
+            killed.append(pid)
+        except ProcessLookupError:
+            pass
+        finally:
+            os.close(fd)
     return killed
 
 
