@@ -1,7 +1,9 @@
 """CPU-heavy work the API must not do on its own event loop or in its own memory: validating a submission
 (a 10,000-line script parses for seconds, and a thread would still hold the GIL) and rendering voice
-previews (the voice models stay in the child). A small pool of spawned processes does it; each child is
-replaced after ``MAX_TASKS_PER_CHILD`` calls, so what a child grew is given back."""
+previews (the voice models stay in the child). A small pool of spawned processes does it; the pool is
+replaced after ``RECYCLE_AFTER_CALLS`` calls, so what its children grew is given back. (Not
+``max_tasks_per_child``: on Python 3.11 a pool using it hung for good once its children had been
+replaced — 100 submissions into the service tests.)"""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-MAX_TASKS_PER_CHILD = 50
+RECYCLE_AFTER_CALLS = 200
 PREVIEW_TEXT = {"en": "Hello. This is how I sound in a dramaflow episode.", "zh": "你好，这是我在节目里的声音。"}
 
 
@@ -24,11 +26,16 @@ class Offload:
     def __init__(self, processes: int) -> None:
         self.processes = processes
         self._pool: ProcessPoolExecutor | None = None
+        self._calls = 0
 
     def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is not None and self._calls >= RECYCLE_AFTER_CALLS:
+            self._pool.shutdown(wait=False)  # its calls in flight finish, then its children exit
+            self._pool = None
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
-                                             max_tasks_per_child=MAX_TASKS_PER_CHILD)
+            self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+            self._calls = 0
+        self._calls += 1
         return self._pool
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
