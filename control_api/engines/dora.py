@@ -45,7 +45,9 @@ from nodes.segmenter.core import parse_script
 
 POLL_S = 0.2
 START_TIMEOUT_S = 120.0
-VANISHED_AFTER_MISSES = 3  # a dataflow missing from this many working listings in a row has vanished
+# a dataflow missing from every working listing this long, with none of its node processes alive (they
+# may take seconds to start on a loaded machine) and no output record, has vanished
+VANISHED_AFTER_S = 60.0
 READY_TIMEOUT_S = 120.0  # a loaded 2-core machine has taken over 10 s to answer one `dora status`
 STOP_GRACE_S = 5.0
 _UUID = re.compile(r"dataflow started: ([0-9a-f-]{36})")
@@ -305,7 +307,7 @@ class DoraEngine:
                     emit(ProgressEvent(record["stage"], int(record["done"]), int(record["total"]),
                                        record.get("message", ""), int(record.get("retries", 0))))
 
-        misses = 0
+        missing_since: float | None = None
         try:
             while True:
                 pump()
@@ -314,8 +316,8 @@ class DoraEngine:
                     state = "Unknown"  # dora's listing lost it (seen under load) while its nodes still work
                 elif state == "Missing" and (task_dir / "output.json").exists():
                     state = "Finished"  # every node has exited and the output node wrote its record
-                misses = misses + 1 if state == "Missing" else 0
-                if state == "Missing" and misses >= VANISHED_AFTER_MISSES:
+                missing_since = (missing_since or time.monotonic()) if state == "Missing" else None
+                if missing_since is not None and time.monotonic() - missing_since >= VANISHED_AFTER_S:
                     state = "Vanished"
                 if state not in ("Running", "Unknown", "Missing"):
                     break

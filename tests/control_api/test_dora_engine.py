@@ -93,6 +93,15 @@ def test_progress_is_one_ordered_stream_covering_every_stage(engine, tmp_path):
     assert stages.index("segmenter") < stages.index("output")
 
 
+def test_a_listing_that_loses_a_running_dataflow_does_not_fail_it(engine, tmp_path, monkeypatch):
+    """Under load `dora list` stopped listing dataflows that were still encoding; the engine then judges by
+    the task's own node processes and its output record."""
+    monkeypatch.setattr(engine, "status", lambda _dataflow: "Missing")
+    report = engine.render(SCRIPT, tmp_path / "m.mp3", RenderOptions(), task_dir=tmp_path / "t")
+    assert report.segments == 4 and (tmp_path / "m.wav").exists()
+    assert task_processes(tmp_path / "t") == []
+
+
 def test_three_tasks_at_once_on_one_daemon(engine, tmp_path):
     results: dict[int, object] = {}
 
