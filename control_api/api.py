@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -45,7 +46,9 @@ from control_api.templates import SAMPLE_TASK, render, template_names, template_
 from control_api.worker import OUTPUT_NAME, redis_settings
 from nodes.common.errors import ConfigError, ScriptError
 
+log = logging.getLogger("dramaflow.api")
 PROBLEM = "application/problem+json"
+SSE_RECONNECT_MS = 3000
 REQUESTS = Counter("dramaflow_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("dramaflow_http_request_seconds", "HTTP request latency", ["method", "route"])
 SUBMITTED = Counter("dramaflow_tasks_submitted_total", "Tasks accepted", ["template"])
@@ -325,10 +328,15 @@ async def submit(body: TaskCreate, request: Request, user: User, settings: Setti
     except sa.exc.IntegrityError:  # the same Idempotency-Key raced in: answer with the winner
         task, created, notes = await run_in_threadpool(store)
     if created:
-        await progress.publish(request.app.state.redis, str(task.id), "status",
-                               status={"status": "queued", "progress": 0}, status_value="queued")
-        await request.app.state.arq.enqueue_job("render_task", str(task.id), _job_id=str(task.id))
         SUBMITTED.labels(task.template).inc()
+        try:
+            await progress.publish(request.app.state.redis, str(task.id), "status",
+                                   status={"status": "queued", "progress": 0}, status_value="queued")
+            await request.app.state.arq.enqueue_job("render_task", str(task.id), _job_id=str(task.id))
+        except redis_sync.RedisError as exc:  # the row is stored: the workers' reconciler queues it
+            log.warning("task %s stored but not queued: %s", task.id, exc)
+            notes = [*notes, "the queue is unreachable right now: the task is stored and will be queued "
+                     "automatically within about a minute of it coming back"]
     view = task_view(task) | {"warnings": notes}
     return JSONResponse(view, status_code=202, headers={"Location": view["urls"]["self"]})
 
@@ -349,10 +357,13 @@ def list_tasks(user: User, session: DB, settings: Settings, limit: Annotated[int
 @router.get("/tasks/{task_id}", summary="Status, stage, progress, ETA, error")
 def get_task(task_id: uuid.UUID, request: Request, user: User, session: DB) -> dict[str, Any]:
     task = own_task(session, user, task_id)
-    live = progress.read_status(request.app.state.redis_sync, str(task.id))
-    view = task_view(task, live)
-    view["cancel_requested"] = bool(request.app.state.redis_sync.exists(progress.cancel_key(str(task.id))))
-    return view
+    redis = request.app.state.redis_sync
+    try:
+        live = progress.read_status(redis, str(task.id))
+        cancel_requested = bool(redis.exists(progress.cancel_key(str(task.id))))
+    except redis_sync.RedisError:  # the row alone, as PostgreSQL has it, while Redis is away
+        live, cancel_requested = {}, None
+    return task_view(task, live) | {"cancel_requested": cancel_requested}
 
 
 @router.post("/tasks/{task_id}/cancel", status_code=202, summary="Stop a queued or running task")
@@ -387,8 +398,16 @@ async def task_events(task_id: uuid.UUID, request: Request, user: User, settings
     start = last_event_id or "0-0"
 
     final_at_start = TaskStatus(task.status).final
+    await redis.ping()  # Redis away: a 503 now rather than a stream that breaks
 
     async def stream():  # reads Redis only: no database connection is held while a client follows
+        try:
+            async for chunk in follow():
+                yield chunk
+        except redis_sync.RedisError:  # Redis went away mid-stream: the client reconnects where it was
+            yield f"retry: {SSE_RECONNECT_MS}\n: the event store is unreachable; reconnect with Last-Event-ID\n\n"
+
+    async def follow():
         cursor = start
         while True:
             if await request.is_disconnected():

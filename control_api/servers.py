@@ -11,11 +11,12 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 READY_TIMEOUT_S = 30.0
@@ -61,21 +62,39 @@ def redis_bin() -> str:
 
 @dataclass
 class Server:
+    """A server process on ``port``; ``halt()`` and ``resume()`` stop and start it again on the same port
+    and data (the fault tests restart servers under a running service)."""
+
+    name: str
     url: str
     folder: Path
+    argv: list[str]
+    port: int
+    log: Path
+    env: dict[str, str] | None = None
+    halt_signal: int = signal.SIGTERM  # PostgreSQL: SIGINT, its "fast" shutdown (what a restart does)
     proc: subprocess.Popen | None = None
-    stop_cmd: list[str] = field(default_factory=list)
 
-    def stop(self) -> None:
-        if self.stop_cmd:
-            subprocess.run(self.stop_cmd, capture_output=True, timeout=60)
+    def launch(self) -> None:
+        with open(self.log, "ab") as out:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, env=self.env)
+        _wait_for_port(self.port, self.proc, self.name, self.log)
+
+    def halt(self, sig: int | None = None) -> None:
+        """Stop the process (``SIGKILL`` for a crash); the port closes, the data folder stays."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.send_signal(sig or self.halt_signal)
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def resume(self) -> None:
+        self.launch()
+
+    def stop(self) -> None:
+        self.halt()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -91,16 +110,15 @@ def start_postgres(database: str = "dramaflow") -> Server:
         as_user = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
     subprocess.run([*as_user, postgres_bin("initdb"), "-D", str(data), "-U", user, "-A", "trust", "-E", "UTF8",
                     "--no-sync"], check=True, capture_output=True, env=env)
-    with open(log, "wb") as out:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen(
-            [*as_user, postgres_bin("postgres"), "-D", str(data), "-p", str(port), "-k", str(folder),
-             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=200"],
-            stdout=out, stderr=subprocess.STDOUT, env=env)
-    _wait_for_port(port, proc, "postgres", log)
+    argv = [*as_user, postgres_bin("postgres"), "-D", str(data), "-p", str(port), "-k", str(folder),
+            "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+            "-c", "full_page_writes=off", "-c", "max_connections=200"]
     base = f"postgresql+psycopg2://{user}@127.0.0.1:{port}"
+    server = Server("postgres", url=f"{base}/{database}", folder=folder, argv=argv, port=port, log=log, env=env,
+                    halt_signal=signal.SIGINT)
+    server.launch()
     _create_database(f"{base}/postgres", database)
-    return Server(url=f"{base}/{database}", folder=folder, proc=proc)
+    return server
 
 
 def _create_database(admin_url: str, database: str) -> None:
@@ -120,12 +138,14 @@ def _create_database(admin_url: str, database: str) -> None:
             time.sleep(0.1)
 
 
-def start_redis() -> Server:
+def start_redis(persistent: bool = False) -> Server:
+    """Without ``persistent``, a restart loses every key; with it, an append-only file keeps them
+    (``appendfsync always``, as deploy/redis/dramaflow.conf but stricter)."""
     folder = Path(tempfile.mkdtemp(prefix="dramaflow-redis-"))
     log, port = folder / "redis.log", free_port()
-    proc = subprocess.Popen(
-        [redis_bin(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save", "",
-         "--appendonly", "no", "--logfile", str(log)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    _wait_for_port(port, proc, "redis-server", log)
-    return Server(url=f"redis://127.0.0.1:{port}/0", folder=folder, proc=proc)
+    persistence = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else ["--appendonly", "no"]
+    argv = [redis_bin(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save", "",
+            *persistence, "--logfile", str(log)]
+    server = Server("redis-server", url=f"redis://127.0.0.1:{port}/0", folder=folder, argv=argv, port=port, log=log)
+    server.launch()
+    return server

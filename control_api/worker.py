@@ -56,6 +56,10 @@ MAX_PICKUPS = 6  # deliveries of one task (retries + dead workers) before it fai
 RETRY_DEFER_S = 2.0  # a transient failure is taken up again after this
 REPORT_NAME = "report.json"  # a finished render's report, kept until its files are published
 OUTPUT_NAME = "output.mp3"
+# A connect is retried 0.2 + 0.4 + 0.8 + 1.6 + 4 × 2 s (~11 s) and a command as often again around its
+# connects: a worker rides out Redis away for 11 s at least and gives up (exits) after about 2 minutes.
+REDIS_RETRIES, REDIS_BACKOFF_CAP_S = 8, 2.0
+FINAL_PUBLISH_S = 120.0  # how long a task's final event waits for Redis to come back
 
 
 # --- database steps (sync; run in a thread) --------------------------------------------------------
@@ -126,17 +130,31 @@ def publish_outputs(report: RenderReport, audio_dir: Path) -> dict[str, Path]:
     return moved
 
 
+def infrastructure_errors() -> tuple[type[BaseException], ...]:
+    """Errors of the servers around a render (Redis, PostgreSQL): they pass; the render goes on."""
+    import sqlalchemy as sa
+    from redis import RedisError
+
+    return RedisError, sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError
+
+
 async def _heartbeat(redis, job_id: str) -> None:
     while True:
-        await redis.pexpire(in_progress_key_prefix + job_id, LEASE_S * 1000)
+        try:
+            await redis.pexpire(in_progress_key_prefix + job_id, LEASE_S * 1000)
+        except infrastructure_errors() as exc:  # Redis is away: beat again when it is back
+            log.warning("job %s: heartbeat missed: %s", job_id, exc)
         await asyncio.sleep(HEARTBEAT_S)
 
 
 async def _watch_cancel(redis, task_id: str, cancel: threading.Event, poll_s: float) -> None:
     while not cancel.is_set():
-        if await redis.exists(progress.cancel_key(task_id)):
-            cancel.set()
-            return
+        try:
+            if await redis.exists(progress.cancel_key(task_id)):
+                cancel.set()
+                return
+        except infrastructure_errors():  # a cancel sent while Redis is away is read when it is back
+            pass
         await asyncio.sleep(poll_s)
 
 
@@ -149,17 +167,21 @@ async def render_task(ctx: dict[str, Any], task_id: str) -> str:
         await asyncio.to_thread(finish, url, tid, TaskStatus.failed, f"gave up after {MAX_PICKUPS} deliveries")
         await _final(ctx, task_id, TaskStatus.failed, error="gave up after repeated worker failures")
         return "failed"
-    task = await asyncio.to_thread(claim, url, tid, ctx["job_try"])
+    try:
+        task = await asyncio.to_thread(claim, url, tid, ctx["job_try"])
+    except infrastructure_errors() as exc:  # the row cannot be read: deliver the job again later
+        log.warning("task %s not taken up: %s", task_id, describe_infrastructure(exc))
+        raise Retry(defer=RETRY_DEFER_S * 3) from None
     if task is None:
         return "skipped"
-    if await redis.exists(progress.cancel_key(task_id)):
-        await asyncio.to_thread(finish, url, tid, TaskStatus.cancelled, "cancelled before it started")
-        await _final(ctx, task_id, TaskStatus.cancelled)
-        return "cancelled"
-    await progress.publish(redis, task_id, "status", status={"status": "running", "progress": 0},
-                           status_value="running", attempt=ctx["job_try"])
     heartbeat = asyncio.create_task(_heartbeat(redis, ctx["job_id"]))
     try:
+        if await redis.exists(progress.cancel_key(task_id)):
+            await asyncio.to_thread(finish, url, tid, TaskStatus.cancelled, "cancelled before it started")
+            await _final(ctx, task_id, TaskStatus.cancelled)
+            return "cancelled"
+        await progress.publish(redis, task_id, "status", status={"status": "running", "progress": 0},
+                               status_value="running", attempt=ctx["job_try"])
         return await _run(ctx, task, settings)
     except (Retry, asyncio.CancelledError):
         raise
@@ -177,7 +199,7 @@ def describe_infrastructure(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         where = f" writing {exc.filename}" if exc.filename else ""
         return f"the disk is full (ENOSPC){where}: free space in DRAMAFLOW_DATA_DIR"
-    if isinstance(exc, sa.exc.OperationalError | sa.exc.TimeoutError):
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError):
         return f"the database was unreachable ({str(getattr(exc, 'orig', exc) or exc).strip().splitlines()[0]})"
     if isinstance(exc, RedisError):
         return f"Redis was unreachable ({exc})"
@@ -258,15 +280,28 @@ async def _render(ctx: dict[str, Any], task: Task, settings: ServiceSettings, ta
             loop.call_soon_threadsafe(events.put_nowait, None)
 
     async def pump() -> None:
+        """Progress to Redis and stage changes to PostgreSQL; while either is away its records are
+        skipped (the render goes on, the next record after it returns brings the state up to date)."""
+        away: set[str] = set()
         while (event := await events.get()) is not None:
             transition = tracker.update(event)
             status = {"status": "running", "stage": tracker.stage, "progress": tracker.percent,
                       "eta_s": tracker.eta_s, "stages": tracker.stages}
-            await progress.publish(redis, task_id, "stage" if transition else "progress", status=status,
-                                   stage=event.stage, done=event.done, total=event.total, message=event.message,
-                                   retries=tracker.stages[event.stage]["retries"])
-            if transition:
-                await asyncio.to_thread(update_task, url, task.id, stage=tracker.stage, progress=tracker.percent)
+            steps = {"Redis": lambda: progress.publish(
+                redis, task_id, "stage" if transition else "progress", status=status, stage=event.stage,
+                done=event.done, total=event.total, message=event.message,
+                retries=tracker.stages[event.stage]["retries"])}
+            if transition or "PostgreSQL" in away:
+                steps["PostgreSQL"] = lambda: asyncio.to_thread(update_task, url, task.id, stage=tracker.stage,
+                                                                progress=tracker.percent)
+            for server, step in steps.items():
+                try:
+                    await step()
+                    away.discard(server)
+                except infrastructure_errors() as exc:
+                    if server not in away:
+                        log.warning("task %s: progress not recorded while %s is away: %s", task_id, server, exc)
+                    away.add(server)
 
     watcher = asyncio.create_task(_watch_cancel(redis, task_id, cancel, settings.cancel_poll_s))
     pumping = asyncio.create_task(pump())
@@ -304,12 +339,24 @@ async def _fail(ctx: dict[str, Any], task: Task, message: str) -> str:
 
 
 async def _final(ctx: dict[str, Any], task_id: str, status: TaskStatus, **data: Any) -> None:
+    """The final status event, which ends every follower's stream. It is published as soon as Redis
+    answers (waiting up to ``FINAL_PUBLISH_S``): the row in PostgreSQL is final already."""
     redis = ctx["redis"]
     fields = {"status": status.value, **({"progress": 100} if status == TaskStatus.completed else {})}
     if "error" in data:
         fields["error"] = data["error"]
-    await progress.publish(redis, task_id, "status", status=fields, status_value=status.value, **data)
-    await progress.expire(redis, task_id, ctx["settings"].events_ttl_s)
+    deadline, delay_s = time.monotonic() + FINAL_PUBLISH_S, 0.25
+    while True:
+        try:
+            await progress.publish(redis, task_id, "status", status=fields, status_value=status.value, **data)
+            await progress.expire(redis, task_id, ctx["settings"].events_ttl_s)
+            return
+        except infrastructure_errors() as exc:
+            if time.monotonic() + delay_s > deadline:
+                log.error("task %s is %s, but its final event was not published: %s", task_id, status.value, exc)
+                return
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, 5.0)
 
 
 # --- sweeping --------------------------------------------------------------------------------------
@@ -404,8 +451,22 @@ def node_env(settings: ServiceSettings) -> dict[str, str]:
     return {"DRAMAFLOW_REDIS_URL": settings.redis_url, "DRAMAFLOW_DATA_DIR": str(settings.data_dir.resolve())}
 
 
-def redis_settings(url: str) -> RedisSettings:
-    return RedisSettings.from_dsn(url)
+def redis_settings(url: str, ride_out: bool = False) -> RedisSettings:
+    """arq's connection. With ``ride_out`` (workers), one retried with backoff when Redis is away
+    (restarting, failing over): a command waits for it (see ``REDIS_RETRIES``) instead of ending the
+    worker and its renders. The API answers 503 at once instead."""
+    from redis.asyncio.retry import Retry as RedisRetry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    settings = RedisSettings.from_dsn(url)
+    if not ride_out:
+        return settings
+    settings.retry = RedisRetry(ExponentialBackoff(cap=REDIS_BACKOFF_CAP_S, base=0.1), REDIS_RETRIES)
+    # OSError too: a new connection's refused connect reaches the retry as the socket's own error
+    settings.retry_on_error = [RedisConnectionError, RedisTimeoutError, OSError]
+    return settings
 
 
 def make_worker(settings: ServiceSettings | None = None, concurrency: int | None = None) -> Worker:
@@ -417,7 +478,7 @@ def make_worker(settings: ServiceSettings | None = None, concurrency: int | None
                         timeout=settings.task_time_limit_s + 120)],
         cron_jobs=[cron(sweep_job, hour={3}, minute={17}, run_at_startup=False),
                    cron(reconcile, second={7}, run_at_startup=True, unique=True)],
-        redis_settings=redis_settings(settings.redis_url), queue_name=settings.queue_name,
+        redis_settings=redis_settings(settings.redis_url, ride_out=True), queue_name=settings.queue_name,
         max_jobs=concurrency or settings.worker_concurrency, keep_result=3600, poll_delay=0.2,
         on_startup=_startup, on_shutdown=_shutdown, ctx={"settings": settings}, handle_signals=True,
     )

@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,14 +47,18 @@ def servers() -> Iterator[tuple[str, str]]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def settings(servers, tmp_path_factory) -> ServiceSettings:
-    db_url, redis_url = servers
-    s = ServiceSettings(database_url=db_url, redis_url=redis_url, data_dir=tmp_path_factory.mktemp("data"),
+def make_settings(db_url: str, redis_url: str, data_dir: Path) -> ServiceSettings:
+    """Settings of a test service on these servers, its schema migrated."""
+    s = ServiceSettings(database_url=db_url, redis_url=redis_url, data_dir=data_dir,
                         queue_name=f"dramaflow:test:{uuid.uuid4().hex[:8]}", task_time_limit_s=300,
                         cancel_poll_s=0.2)
     upgrade(s.database_url)
     return s
+
+
+@pytest.fixture(scope="session")
+def settings(servers, tmp_path_factory) -> ServiceSettings:
+    return make_settings(*servers, tmp_path_factory.mktemp("data"))
 
 
 def service_env(settings: ServiceSettings, **extra: str) -> dict[str, str]:
@@ -79,12 +84,13 @@ def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
             proc.wait()
 
 
-@pytest.fixture(scope="session")
-def api_url(settings, tmp_path_factory) -> Iterator[str]:
+@contextmanager
+def running_api(settings: ServiceSettings, folder: Path) -> Iterator[str]:
+    """``dramaflow serve`` as a process; yields its URL."""
     # The socket listens before the API starts: the first request waits in its backlog, no polling.
     listener = socket.create_server(("127.0.0.1", 0), backlog=256)
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    log = tmp_path_factory.mktemp("api") / "api.log"
+    log = folder / "api.log"
     with open(log, "wb") as out, listener:
         proc = subprocess.Popen([str(BIN / "dramaflow"), "serve", "--fd", str(listener.fileno())],
                                 env=service_env(settings), stdout=out, stderr=subprocess.STDOUT,
@@ -96,8 +102,16 @@ def api_url(settings, tmp_path_factory) -> Iterator[str]:
     if not ready:
         stop_process(proc)
         raise RuntimeError(f"API did not start: {log.read_text()[-3000:]}")
-    yield url
-    stop_process(proc)
+    try:
+        yield url
+    finally:
+        stop_process(proc)
+
+
+@pytest.fixture(scope="session")
+def api_url(settings, tmp_path_factory) -> Iterator[str]:
+    with running_api(settings, tmp_path_factory.mktemp("api")) as url:
+        yield url
 
 
 @dataclass
@@ -146,17 +160,19 @@ class Account:
         return {"Authorization": f"Bearer {self.key}"}
 
 
+def new_account(settings: ServiceSettings, credits: int = 1000) -> Account:
+    name = f"user-{uuid.uuid4().hex[:10]}"
+    with session_scope(settings.database_url) as session:
+        user, key = accounts.create_user(session, name)
+        if credits:
+            accounts.grant(session, name, credits)
+    return Account(name, key, user.id)
+
+
 @pytest.fixture
 def make_user(settings):
     """Factory: a new user with ``credits``."""
-    def make(credits: int = 1000) -> Account:
-        name = f"user-{uuid.uuid4().hex[:10]}"
-        with session_scope(settings.database_url) as session:
-            user, key = accounts.create_user(session, name)
-            if credits:
-                accounts.grant(session, name, credits)
-        return Account(name, key, user.id)
-    return make
+    return lambda credits=1000: new_account(settings, credits)
 
 
 @pytest.fixture
