@@ -22,6 +22,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Awaitable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -283,25 +284,27 @@ async def _render(ctx: dict[str, Any], task: Task, settings: ServiceSettings, ta
         """Progress to Redis and stage changes to PostgreSQL; while either is away its records are
         skipped (the render goes on, the next record after it returns brings the state up to date)."""
         away: set[str] = set()
+
+        async def record(server: str, step: Awaitable[Any]) -> None:
+            try:
+                await step
+                away.discard(server)
+            except infrastructure_errors() as exc:
+                if server not in away:
+                    log.warning("task %s: progress not recorded while %s is away: %s", task_id, server, exc)
+                away.add(server)
+
         while (event := await events.get()) is not None:
             transition = tracker.update(event)
             status = {"status": "running", "stage": tracker.stage, "progress": tracker.percent,
                       "eta_s": tracker.eta_s, "stages": tracker.stages}
-            steps = {"Redis": lambda: progress.publish(
+            await record("Redis", progress.publish(
                 redis, task_id, "stage" if transition else "progress", status=status, stage=event.stage,
                 done=event.done, total=event.total, message=event.message,
-                retries=tracker.stages[event.stage]["retries"])}
+                retries=tracker.stages[event.stage]["retries"]))
             if transition or "PostgreSQL" in away:
-                steps["PostgreSQL"] = lambda: asyncio.to_thread(update_task, url, task.id, stage=tracker.stage,
-                                                                progress=tracker.percent)
-            for server, step in steps.items():
-                try:
-                    await step()
-                    away.discard(server)
-                except infrastructure_errors() as exc:
-                    if server not in away:
-                        log.warning("task %s: progress not recorded while %s is away: %s", task_id, server, exc)
-                    away.add(server)
+                await record("PostgreSQL", asyncio.to_thread(update_task, url, task.id, stage=tracker.stage,
+                                                             progress=tracker.percent))
 
     watcher = asyncio.create_task(_watch_cancel(redis, task_id, cancel, settings.cancel_poll_s))
     pumping = asyncio.create_task(pump())

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -50,6 +51,7 @@ START_TIMEOUT_S = 120.0
 VANISHED_AFTER_S = 60.0
 READY_TIMEOUT_S = 120.0  # a loaded 2-core machine has taken over 10 s to answer one `dora status`
 STOP_GRACE_S = 5.0
+DISK_FULL_BYTES = 1 << 20  # less free than this where a failed dataflow wrote: the disk is why
 _UUID = re.compile(r"dataflow started: ([0-9a-f-]{36})")
 
 
@@ -338,9 +340,15 @@ class DoraEngine:
 
     def failure(self, dataflow: str, task_dir: Path, state: str) -> DramaflowError:
         """The root cause of a failed dataflow, as the exception the failing node raised."""
-        records = []
+        records, unreadable = [], 0
         for path in sorted((task_dir / "errors").glob("*.json")):
-            records.append(json.loads(path.read_text(encoding="utf-8")))
+            try:
+                records.append(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError):  # cut short (a full disk): the node failed, its record is lost
+                unreadable += 1
+        if (unreadable or not records) and _disk_full(task_dir):
+            return TransientBackendError("the disk is full (ENOSPC) where the render writes: free space in "
+                                         "its data folder and render again")
         causes = sorted((r for r in records if r["type"] != "UpstreamClosed"), key=lambda r: r["ts"])
         if state == "Vanished":  # the daemon died: node errors (broken pipes) are consequences
             seen = f"; nodes reported: {causes[0]['message'][:300]}" if causes else ""
@@ -350,6 +358,13 @@ class DoraEngine:
         logs = _stderr_tail(task_dir / "out" / dataflow)
         detail = f": {logs}" if logs else ""
         return DramaflowError(f"dataflow {dataflow} {state.lower()} without an error record{detail}")
+
+
+def _disk_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < DISK_FULL_BYTES
+    except OSError:
+        return False
 
 
 _EXCEPTIONS: dict[str, Callable[[dict], DramaflowError]] = {

@@ -85,15 +85,15 @@ def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
 
 
 @contextmanager
-def running_api(settings: ServiceSettings, folder: Path) -> Iterator[str]:
-    """``dramaflow serve`` as a process; yields its URL."""
+def running_api(settings: ServiceSettings, folder: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``dramaflow serve`` as a process (``env`` added to its environment); yields its URL and the process."""
     # The socket listens before the API starts: the first request waits in its backlog, no polling.
     listener = socket.create_server(("127.0.0.1", 0), backlog=256)
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     log = folder / "api.log"
     with open(log, "wb") as out, listener:
         proc = subprocess.Popen([str(BIN / "dramaflow"), "serve", "--fd", str(listener.fileno())],
-                                env=service_env(settings), stdout=out, stderr=subprocess.STDOUT,
+                                env=service_env(settings, **env), stdout=out, stderr=subprocess.STDOUT,
                                 pass_fds=(listener.fileno(),))
     try:
         ready = httpx.get(f"{url}/healthz", timeout=STARTUP_TIMEOUT_S).status_code == 200
@@ -103,14 +103,14 @@ def running_api(settings: ServiceSettings, folder: Path) -> Iterator[str]:
         stop_process(proc)
         raise RuntimeError(f"API did not start: {log.read_text()[-3000:]}")
     try:
-        yield url
+        yield url, proc
     finally:
         stop_process(proc)
 
 
 @pytest.fixture(scope="session")
 def api_url(settings, tmp_path_factory) -> Iterator[str]:
-    with running_api(settings, tmp_path_factory.mktemp("api")) as url:
+    with running_api(settings, tmp_path_factory.mktemp("api")) as (url, _):
         yield url
 
 

@@ -4,6 +4,8 @@ Every task reaches a final state, is charged at most once, and the workers live 
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +16,14 @@ import pytest
 
 from control_api.servers import Server, start_postgres, start_redis
 from control_api.settings import ServiceSettings
-from tests.control_api.service.conftest import Account, Workers, make_settings, new_account, running_api, script
+from tests.control_api.service.conftest import (
+    Account,
+    Workers,
+    make_settings,
+    new_account,
+    running_api,
+    script,
+)
 from tests.control_api.service.test_worker import charges, processes_of, submit
 
 pytestmark = [pytest.mark.xdist_group("service"), pytest.mark.slow]
@@ -56,12 +65,12 @@ class Stack:
         raise AssertionError("no task started rendering")
 
 
-def _stack(tmp_path: Path, persistent_redis: bool) -> Iterator[Stack]:
+def _stack(tmp_path: Path, persistent_redis: bool, data_dir: Path | None = None) -> Iterator[Stack]:
     postgres, redis = start_postgres(), start_redis(persistent=persistent_redis)
     try:
-        settings = make_settings(postgres.url, redis.url, tmp_path / "data")
+        settings = make_settings(postgres.url, redis.url, data_dir or tmp_path / "data")
         pool = Workers(settings, tmp_path)
-        with running_api(settings, tmp_path) as url, httpx.Client(base_url=url, timeout=60) as client:
+        with running_api(settings, tmp_path) as (url, _), httpx.Client(base_url=url, timeout=60) as client:
             try:
                 yield Stack(postgres, redis, settings, client, pool)
             finally:
@@ -81,6 +90,38 @@ def stack(tmp_path) -> Iterator[Stack]:
 def volatile_stack(tmp_path) -> Iterator[Stack]:
     """As ``stack``, but Redis keeps nothing across a restart."""
     yield from _stack(tmp_path, persistent_redis=False)
+
+
+SMALL_FS_BYTES = 96 * 2**20
+LEFT_FREE_BYTES = 64 * 2**10  # what the filler leaves: far less than one render needs
+
+
+@pytest.fixture
+def small_fs_stack(tmp_path) -> Iterator[Stack]:
+    """As ``stack``, its data folder on a file system of 96 MiB (a tmpfs mounted for the test)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SMALL_FS_BYTES}", "tmpfs", str(mount)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here ({mounted.stderr.strip()}); "
+                    "test_worker.py injects ENOSPC at publishing instead")
+    try:
+        yield from _stack(tmp_path, persistent_redis=True, data_dir=mount / "data")
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def fill(folder: Path, leave_bytes: int) -> Path:
+    """A file that takes all of ``folder``'s file system but ``leave_bytes``."""
+    filler = folder / "filler"
+    free = shutil.disk_usage(folder).free - leave_bytes
+    with open(filler, "wb") as out:
+        out.truncate(0)
+        chunk = b"\0" * 2**20
+        while free > 0:
+            free -= out.write(chunk[:free])
+    return filler
 
 
 def assert_settled(stack: Stack, account: Account, tasks: list[dict]) -> list[dict]:
@@ -137,3 +178,20 @@ def test_queued_tasks_survive_redis_restarting_without_its_data(volatile_stack):
     stack.workers.start(concurrency=2)
     rows = assert_settled(stack, account, tasks)
     assert [row["retry_count"] for row in rows] == [0, 0, 0]
+
+
+def test_a_full_file_system_fails_the_task_naming_it_and_the_next_one_renders(small_fs_stack):
+    stack = small_fs_stack
+    stack.workers.start(concurrency=1)
+    account = new_account(stack.settings, credits=100)
+    assert_settled(stack, account, [submit(stack.client, account, script(2))])  # the worker is up
+    filler = fill(stack.settings.data_dir, LEFT_FREE_BYTES)
+    task = submit(stack.client, account, script(8))
+    row = stack.final(account, task)
+    assert row["status"] == "failed" and "ENOSPC" in row["error"], row
+    assert charges(stack.settings, task["id"]) == []
+    assert stack.client.get(task["urls"]["audio_mp3"], headers=account.headers).status_code == 409  # no audio
+    assert not (stack.settings.audio_dir / task["id"]).exists() or not any((stack.settings.audio_dir / task["id"]).iterdir())
+    assert processes_of(stack.settings.tasks_dir / task["id"]) == []
+    filler.unlink()  # the operator frees space: the service renders again, nothing restarted
+    assert_settled(stack, account, [submit(stack.client, account, script(2))])
