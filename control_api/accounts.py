@@ -16,15 +16,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from control_api.db import CreditTransaction, Task, TaskStatus, User
+from nodes.common.errors import InsufficientCredits
 
 KEY_PREFIX = "dfk_"
-
-
-class InsufficientCredits(Exception):
-    def __init__(self, needed: int, available: int) -> None:
-        super().__init__(f"this task costs {needed} credits; {available} available "
-                         "(balance minus unfinished tasks): ask for a grant (`dramaflow credits grant`)")
-        self.needed, self.available = needed, available
 
 
 def hash_key(key: str) -> str:

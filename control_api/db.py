@@ -18,6 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Column, Field, Session, SQLModel, create_engine
 
+from nodes.common.errors import SchemaOutOfDate
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -216,10 +218,6 @@ def current_revision(url: str) -> str | None:
 
     with engine_for(url).connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
-
-
-class SchemaOutOfDate(RuntimeError):
-    pass
 
 
 def require_current_schema(url: str) -> None:

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 from nodes.common.errors import ScriptError
+from nodes.common.text import is_cjk
 from nodes.common.types import Plan
 
 SECONDS_PER_CJK_CHAR = 0.3
@@ -29,13 +30,9 @@ class Limits:
     max_chars: int
 
 
-def _is_cjk(char: str) -> bool:
-    return 0x2E80 <= ord(char) <= 0x9FFF or 0xAC00 <= ord(char) <= 0xD7AF or 0xF900 <= ord(char) <= 0xFAFF
-
-
 def speech_seconds(text: str, speed: float = 1.0) -> float:
     spoken = [c for c in text if c.isalnum()]
-    seconds = sum(SECONDS_PER_CJK_CHAR if _is_cjk(c) else SECONDS_PER_OTHER_CHAR for c in spoken)
+    seconds = sum(SECONDS_PER_CJK_CHAR if is_cjk(c) else SECONDS_PER_OTHER_CHAR for c in spoken)
     return seconds / max(0.25, speed)
 
 

@@ -19,13 +19,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from control_api.ports import free_port
+
 READY_TIMEOUT_S = 30.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen, what: str, log: Path) -> None:

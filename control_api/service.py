@@ -14,7 +14,7 @@ from control_api.engines.base import SETTING_GROUPS, RenderOptions
 from control_api.limits import Limits, estimate_duration_s
 from control_api.settings import ServiceSettings
 from control_api.templates import stage_settings, template_names
-from nodes.ambience.core import library_roots
+from nodes.ambience.backends.registry import library_roots
 from nodes.common.errors import ConfigError, collect_warnings
 from nodes.common.voices import VoiceLibrary, load_voices, providers_from_env
 from nodes.segmenter.core import parse_script

@@ -6,9 +6,12 @@ import importlib.util
 import math
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from nodes.common.settings import is_placeholder
 
 # PostgreSQL drivers SQLAlchemy can use synchronously → the module each needs. psycopg2 is installed.
 SYNC_DRIVERS = {"psycopg2": "psycopg2", "psycopg": "psycopg", "pg8000": "pg8000", "psycopg2cffi": "psycopg2cffi"}
@@ -74,6 +77,14 @@ class ServiceSettings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str) -> str:
         return normalize_database_url(value)
+
+    @field_validator("database_url", "redis_url")
+    @classmethod
+    def _no_placeholder_password(cls, value: str) -> str:
+        password = urlsplit(value).password
+        if password and is_placeholder(unquote(password)):
+            raise ValueError("its password is a placeholder from an example (such as CHANGE-ME): set the real one")
+        return value
 
     @property
     def tasks_dir(self) -> Path:

@@ -127,7 +127,7 @@ def _render_text(name: str, task: TaskPaths, *, title: str, voices: Mapping[str,
     context = {
         "template": name, "task": task, "title": title, "voices": dict(voices or {}),
         "nodes": dict(nodes or node_commands()), "options": options,
-        **{group: options.get(group, {}) for group in ("segmenter", "tts", "ambience", "layout", "mix", "output")},
+        **{group: options.get(group, {}) for group in C.SETTING_GROUPS},
         "queue_size": QUEUE_SIZE, "queue_policy": queue_policy, "finish_grace_secs": FINISH_GRACE_SECS,
     }
     try:
@@ -327,9 +327,9 @@ def _node_envs(text: str) -> dict[str, dict[str, str]]:
 def _stages_from_env(env: Mapping[str, Mapping[str, str]]) -> Any:
     from control_api.engines.base import StageSettings
     from nodes.ambience.core import AmbienceConfig
+    from nodes.common.layout import LayoutConfig
     from nodes.common.settings import config_from_env
     from nodes.mixer.core import MixConfig
-    from nodes.mixer.layout import LayoutConfig
     from nodes.output.core import OutputSettings
     from nodes.segmenter.core import SegmenterConfig
     from nodes.tts.core import RetryPolicy

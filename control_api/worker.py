@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from arq import Retry, cron
-from arq.connections import RedisSettings
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 from arq.worker import Worker, func
 from sqlmodel import select
@@ -44,10 +43,11 @@ from control_api.db import (
     utcnow,
 )
 from control_api.engines.base import ProgressEvent, RenderReport
-from control_api.engines.dora import DoraEngine, TaskCancelled, TaskTimedOut, kill_leftovers
+from control_api.engines.dora import DoraEngine, kill_leftovers
+from control_api.queue import OUTPUT_NAME, redis_settings
 from control_api.service import library_for, render_options
 from control_api.settings import ServiceSettings, get_settings
-from nodes.common.errors import DramaflowError, TransientBackendError
+from nodes.common.errors import DramaflowError, TaskCancelled, TaskTimedOut, TransientBackendError
 
 log = logging.getLogger("dramaflow.worker")
 
@@ -56,10 +56,6 @@ LEASE_S = 20  # a dead worker's task is taken again this long after its last hea
 MAX_PICKUPS = 6  # deliveries of one task (retries + dead workers) before it fails for good
 RETRY_DEFER_S = 2.0  # a transient failure is taken up again after this
 REPORT_NAME = "report.json"  # a finished render's report, kept until its files are published
-OUTPUT_NAME = "output.mp3"
-# A connect is retried 0.2 + 0.4 + 0.8 + 1.6 + 4 × 2 s (~11 s) and a command as often again around its
-# connects: a worker rides out Redis away for 11 s at least and gives up (exits) after about 2 minutes.
-REDIS_RETRIES, REDIS_BACKOFF_CAP_S = 8, 2.0
 FINAL_PUBLISH_S = 120.0  # how long a task's final event waits for Redis to come back
 
 
@@ -103,7 +99,7 @@ def complete(settings: ServiceSettings, task_id: uuid.UUID, report: RenderReport
         for fmt in ("wav", "mp3"):
             path = files[fmt]
             session.add(Audio(task_id=task.id, format=fmt, file_path=str(path), size_bytes=path.stat().st_size,
-                              duration_s=report.duration_s, sample_rate=44100, expires_at=expires))
+                              duration_s=report.duration_s, sample_rate=report.sample_rate, expires_at=expires))
         accounts.charge_once(session, task)
         task.status, task.progress, task.stage = TaskStatus.completed, 100, "output"
         task.duration_s, task.segments = report.duration_s, report.segments
@@ -452,24 +448,6 @@ def node_env(settings: ServiceSettings) -> dict[str, str]:
     """What the worker adds to its nodes' environment: the shared rate limit lives in the service's Redis,
     the segment cache under its data folder (unless DRAMAFLOW_CACHE_DIR says otherwise)."""
     return {"DRAMAFLOW_REDIS_URL": settings.redis_url, "DRAMAFLOW_DATA_DIR": str(settings.data_dir.resolve())}
-
-
-def redis_settings(url: str, ride_out: bool = False) -> RedisSettings:
-    """arq's connection. With ``ride_out`` (workers), one retried with backoff when Redis is away
-    (restarting, failing over): a command waits for it (see ``REDIS_RETRIES``) instead of ending the
-    worker and its renders. The API answers 503 at once instead."""
-    from redis.asyncio.retry import Retry as RedisRetry
-    from redis.backoff import ExponentialBackoff
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    settings = RedisSettings.from_dsn(url)
-    if not ride_out:
-        return settings
-    settings.retry = RedisRetry(ExponentialBackoff(cap=REDIS_BACKOFF_CAP_S, base=0.1), REDIS_RETRIES)
-    # OSError too: a new connection's refused connect reaches the retry as the socket's own error
-    settings.retry_on_error = [RedisConnectionError, RedisTimeoutError, OSError]
-    return settings
 
 
 def make_worker(settings: ServiceSettings | None = None, concurrency: int | None = None) -> Worker:

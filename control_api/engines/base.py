@@ -6,19 +6,22 @@ It reports progress as ``ProgressEvent``s, one ordered stream per render.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from nodes.ambience.core import AmbienceConfig
+from nodes.common import contract as C
+from nodes.common.audio import MIX_SAMPLE_RATE
+from nodes.common.layout import LayoutConfig
 from nodes.mixer.core import MixConfig
-from nodes.mixer.layout import LayoutConfig
 from nodes.output.core import OutputSettings
 from nodes.segmenter.core import SegmenterConfig
 from nodes.tts.core import RetryPolicy
 
-STAGES: tuple[str, ...] = ("segmenter", "tts", "effects", "ambience", "mixer", "output")
+STAGES = C.STAGES
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class ProgressEvent:
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
-SETTING_GROUPS: tuple[str, ...] = ("segmenter", "tts", "ambience", "layout", "mix", "output")
+SETTING_GROUPS = C.SETTING_GROUPS
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class RenderReport:
     cues: int
     seed: int
     engine: str
+    sample_rate: int = MIX_SAMPLE_RATE  # of the WAV (the mix rate, layout.sample_rate)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
@@ -91,7 +95,16 @@ class Engine(Protocol):
     name: str
 
     def render(
-        self, script: str, out_mp3: Path, options: RenderOptions, on_progress: ProgressCallback | None = None
+        self, script: str, out_mp3: Path, options: RenderOptions, on_progress: ProgressCallback | None = None,
+        *, task_id: str | None = None, task_dir: Path | None = None, template: str | None = None,
+        timeout_s: float | None = None, cancel: threading.Event | None = None,
     ) -> RenderReport:
-        """Render ``script`` to ``out_mp3`` and its companions, or raise without leaving outputs."""
+        """Render ``script`` to ``out_mp3`` and its companions, or raise without leaving outputs.
+        ``template`` overrides the engine's; ``cancel`` (set by another thread) and ``timeout_s`` stop the
+        render with ``TaskCancelled`` / ``TaskTimedOut``; ``task_id`` and ``task_dir`` name and place
+        the render's scratch files (the dora engine's dataflow)."""
+        ...
+
+    def close(self) -> None:
+        """Free what the engine holds between renders (loaded voices, the dora daemon)."""
         ...

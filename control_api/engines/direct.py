@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -18,10 +19,12 @@ import numpy as np
 from control_api.engines.base import ProgressCallback, ProgressEvent, RenderOptions, RenderReport
 from control_api.templates import stage_settings
 from nodes.ambience.core import ambience_stage, close_backend, open_backend
-from nodes.common.errors import collect_warnings
+from nodes.common.errors import TaskCancelled, TaskTimedOut, collect_warnings
+from nodes.common.planning import utterance_effects
+from nodes.common.providers import REUSABLE_PROVIDERS
+from nodes.common.reports import tts_summary
 from nodes.common.voices import VoiceLibrary, load_voices, providers_from_env
 from nodes.effects.core import process_dialogue
-from nodes.effects.stage import utterance_effects
 from nodes.mixer.core import mix
 from nodes.output.core import write_outputs
 from nodes.segmenter.core import parse_script, plan_seed
@@ -37,11 +40,7 @@ from nodes.tts.core import (
     synthesize_all,
     tts_device,
     tts_device_lock,
-    tts_summary,
 )
-
-# Backends kept loaded between renders (models); the others are made per render, in its event loop.
-REUSABLE_PROVIDERS = frozenset({"piper", "espeak"})
 
 
 class DirectEngine:
@@ -78,10 +77,15 @@ class DirectEngine:
         self._synthesizers.clear()
 
     def render(
-        self, script: str, out_mp3: Path, options: RenderOptions, on_progress: ProgressCallback | None = None
+        self, script: str, out_mp3: Path, options: RenderOptions, on_progress: ProgressCallback | None = None,
+        *, task_id: str | None = None, task_dir: Path | None = None, template: str | None = None,
+        timeout_s: float | None = None, cancel: threading.Event | None = None,
     ) -> RenderReport:
-        emit = on_progress or (lambda _event: None)
-        settings = stage_settings(self.template, options.settings)
+        """As ``Engine.render``; ``cancel`` and ``timeout_s`` stop the render at its next progress event
+        (``TaskCancelled``, ``TaskTimedOut``); ``task_id`` and ``task_dir`` are the dora engine's (this one
+        works in memory and writes beside ``out_mp3``)."""
+        emit = _stoppable(on_progress or (lambda _event: None), cancel, timeout_s)
+        settings = stage_settings(template or self.template, options.settings)
         seconds: dict[str, float] = {}
         with collect_warnings() as caught:
             with _stage("segmenter", seconds, emit):
@@ -130,10 +134,23 @@ class DirectEngine:
             true_peak_dbtp=written.wav_true_peak_dbtp, mp3_lufs=written.mp3_lufs,
             mp3_true_peak_dbtp=written.mp3_true_peak_dbtp, utterances=len(plan.utterances),
             segments=len(plan.segments), cues=len(plan.cues), seed=seed, engine=self.name,
+            sample_rate=timeline.sample_rate,
             stage_seconds=seconds, warnings=[*plan.warnings, *caught.messages],
             files={k: str(v) for k, v in asdict(written.files).items()},
             tts_backends=dict(tts["backends"]), tts=tts, ambience=ambience,
         )
+
+
+def _stoppable(emit: ProgressCallback, cancel: threading.Event | None, timeout_s: float | None) -> ProgressCallback:
+    started = time.monotonic()
+
+    def checked(event: ProgressEvent) -> None:
+        if cancel is not None and cancel.is_set():
+            raise TaskCancelled("task cancelled")
+        if timeout_s is not None and time.monotonic() - started > timeout_s:
+            raise TaskTimedOut(f"task ran past its time limit of {timeout_s:g} s")
+        emit(event)
+    return checked
 
 
 @contextmanager

@@ -19,7 +19,6 @@ import re
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from control_api.engines.base import ProgressCallback, ProgressEvent, RenderOptions, RenderReport
+from control_api.ports import free_port
 from control_api.templates import TaskPaths, dora_binary, render, stage_settings
 from nodes.common import contract as C
 from nodes.common.diskcache import cache_dir_from_env
@@ -39,6 +39,8 @@ from nodes.common.errors import (
     DramaflowError,
     PermanentBackendError,
     ScriptError,
+    TaskCancelled,
+    TaskTimedOut,
     TransientBackendError,
 )
 from nodes.common.voices import VoiceLibrary, load_voices, providers_from_env
@@ -53,20 +55,6 @@ READY_TIMEOUT_S = 120.0  # a loaded 2-core machine has taken over 10 s to answer
 STOP_GRACE_S = 5.0
 DISK_FULL_BYTES = 1 << 20  # less free than this where a failed dataflow wrote: the disk is why
 _UUID = re.compile(r"dataflow started: ([0-9a-f-]{36})")
-
-
-class TaskCancelled(DramaflowError):
-    """The task was cancelled; its dataflow was stopped."""
-
-
-class TaskTimedOut(DramaflowError):
-    """The task ran past its time limit; its dataflow was stopped."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class DoraDaemon:
@@ -411,6 +399,7 @@ def _report(task_dir: Path, records: list[dict], engine: str) -> RenderReport:
         true_peak_dbtp=written["wav_true_peak_dbtp"], mp3_lufs=written["mp3_lufs"],
         mp3_true_peak_dbtp=written["mp3_true_peak_dbtp"], utterances=len(timeline["utterances"]),
         segments=segments, cues=len(timeline["cues"]), seed=int(timeline["report"]["seed"]), engine=engine,
+        sample_rate=int(timeline["sample_rate"]),
         stage_seconds={stage: round(max(ts) - min(ts), 3) for stage, ts in spans.items()},
         warnings=[r["message"] for r in records if r.get("level") == "warn"],
         files=written["files"], tts_backends=dict(timeline["report"]["tts"]["backends"]),

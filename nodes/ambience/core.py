@@ -17,15 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from nodes.ambience.backends.base import AmbienceBackend, BackendUnavailable, get_backend
+from nodes.ambience.backends.base import AmbienceBackend, BackendUnavailable
+from nodes.ambience.backends.registry import BACKENDS, backend_from_config, get_backend
 from nodes.common.audio import seconds_to_samples
-from nodes.common.diskcache import cache_dir_from_env, cache_enabled
-from nodes.common.errors import ConfigError, DramaflowWarning, warn
+from nodes.common.chains import process_ambience, process_sfx
+from nodes.common.errors import ConfigError, DramaflowWarning, collect_warnings, warn
+from nodes.common.layout import LayoutConfig, layout
 from nodes.common.types import Plan, Timeline
-from nodes.mixer.layout import LayoutConfig, layout
 
 ProgressFn = Callable[[int, int, str], None]
-BACKENDS = ("procedural", "tangoflux", "library")
 
 
 @dataclass(frozen=True)
@@ -55,26 +55,7 @@ def make_backend(config: AmbienceConfig, env: Mapping[str, str] = os.environ, *,
                  device: str | None = None, on_step: Callable[[str, int, int], None] | None = None) -> AmbienceBackend:
     """The configured backend; raises ``BackendUnavailable`` when its model or files are not on this machine.
     ``model_dir`` and ``device`` win over ``DRAMAFLOW_TANGOFLUX_DIR`` and ``DRAMAFLOW_TANGOFLUX_DEVICE``."""
-    name = config.ambience_backend
-    if name == "tangoflux":
-        return get_backend(name, model_dir=model_dir, settings=config.generation(),
-                           device=device or env.get("DRAMAFLOW_TANGOFLUX_DEVICE", "auto"),
-                           cache_dir=cache_dir_from_env(env) if cache_enabled(env) else None, env=env, on_step=on_step)
-    if name == "library":
-        root = library_roots(env).get(config.ambience_library, config.ambience_library)
-        return get_backend(name, root=root, loop_crossfade_s=config.ambience_loop_crossfade_s)
-    return get_backend(name)
-
-
-def library_roots(env: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """The sound libraries the operator offers, by name: ``DRAMAFLOW_AMBIENCE_LIBRARIES=name=/folder,…``.
-    A task names one of these; only a local user (CLI, a template's defaults) gives a folder itself."""
-    out = {}
-    for part in str(env.get("DRAMAFLOW_AMBIENCE_LIBRARIES", "")).split(","):
-        name, sep, folder = part.partition("=")
-        if sep and name.strip() and folder.strip():
-            out[name.strip()] = folder.strip()
-    return out
+    return backend_from_config(config, env, model_dir=model_dir, device=device, on_step=on_step)
 
 
 def open_backend(config: AmbienceConfig, env: Mapping[str, str] = os.environ, *,
@@ -163,6 +144,11 @@ class SceneResult:
     beds: dict[int, np.ndarray]
     sfx: dict[int, np.ndarray]
 
+    def clips(self) -> list[tuple[str, int, np.ndarray]]:
+        """``(kind, cue index, audio)`` of every bed, then every one-shot, in cue order."""
+        return [("ambience", i, a) for i, a in sorted(self.beds.items())] + \
+               [("sfx", i, a) for i, a in sorted(self.sfx.items())]
+
 
 def ambience_stage(
     plan: Plan,
@@ -178,8 +164,6 @@ def ambience_stage(
     ``speech_frames`` is the length in samples (at ``sample_rate``) of every segment, keyed by seq.
     Both engines call this, so the timeline and the cue audio are the same in both.
     """
-    from nodes.effects.core import process_ambience, process_sfx
-
     durations = {seq: frames / sample_rate for seq, frames in speech_frames.items()}
     timeline = layout(plan, durations, sfx_durations_s(plan, backend), layout_config)
     cues = render_cues(plan, timeline, backend, seed=layout_config.seed, on_progress=on_progress)
@@ -188,3 +172,19 @@ def ambience_stage(
         beds={i: process_ambience(c.audio, sample_rate) for i, c in cues.beds.items()},
         sfx={i: process_sfx(c.audio, sample_rate) for i, c in cues.sfx.items()},
     )
+
+
+def render_scene(plan: Plan, speech_frames: dict[int, int], layout_config: LayoutConfig, config: AmbienceConfig,
+                 env: Mapping[str, str] = os.environ, *, on_progress: ProgressFn | None = None,
+                 on_step: Callable[[str, int, int], None] | None = None) -> tuple[SceneResult, dict[str, Any], list[str]]:
+    """The stage as a node runs it: open the configured backend (procedural, with a warning, when it is
+    not on this machine), lay out and render the scene, then free the backend (model and device lock)
+    before anything is sent on. Returns the scene, what the backend cost, and the warnings raised."""
+    with collect_warnings() as caught:
+        backend = open_backend(config, env, on_step=on_step)
+        try:
+            scene = ambience_stage(plan, speech_frames, layout_config.sample_rate, backend, layout_config,
+                                   on_progress=on_progress)
+        finally:
+            stats = close_backend(backend)
+    return scene, stats, caught.messages

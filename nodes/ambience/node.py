@@ -1,28 +1,20 @@
-"""dora node ``ambience``: ``plan`` + ``durations`` → ``timeline`` (one JSON message) and ``cues``
-(one stereo clip per bed or one-shot + EOS). It starts rendering only when TTS has sent every duration,
-and a model backend (TangoFlux) holds its device's lock from loading until it is freed, before the
-clips are sent: TTS and TangoFlux never share a GPU.
-
-Env: DRAMAFLOW_AMBIENCE_BACKEND / _STEPS / _GUIDANCE_SCALE / _LOOP_CROSSFADE_S / _LIBRARY (template),
-DRAMAFLOW_TANGOFLUX_DIR / _DEVICE, DRAMAFLOW_GPU_LOCK_TIMEOUT_S, DRAMAFLOW_CACHE_DIR (machine),
-DRAMAFLOW_SAMPLE_RATE and the layout settings
-(DRAMAFLOW_SPEAKER_GAP_S, _PARAGRAPH_GAP_S, _SEGMENT_GAP_S, _SCENE_LEAD_S, _SFX_GAP_S,
-_AMBIENCE_FADE_S, _TAIL_S).
-"""
+"""dora node ``ambience``: ``plan`` + ``durations`` → ``timeline`` (JSON) and ``cues`` (each bed and
+one-shot in chunks + EOS), rendered once TTS sent every duration; a model backend is freed (its device
+lock released) before the clips go out. Env: DRAMAFLOW_AMBIENCE_*, DRAMAFLOW_TANGOFLUX_DIR / _DEVICE,
+DRAMAFLOW_GPU_LOCK_TIMEOUT_S, DRAMAFLOW_CACHE_DIR, DRAMAFLOW_SAMPLE_RATE and the layout settings."""
 
 from __future__ import annotations
 
 import os
 
-from nodes.ambience.core import AmbienceConfig, ambience_stage, close_backend, open_backend
+from nodes.ambience.core import AmbienceConfig, render_scene
 from nodes.common import contract as C
-from nodes.common.audio import seconds_to_samples
-from nodes.common.errors import collect_warnings
-from nodes.common.runtime import Runner, Stream, audio_value, json_from, json_value
+from nodes.common.layout import LayoutConfig
+from nodes.common.reports import tts_summary
+from nodes.common.runtime import Runner, Stream, json_from, json_value
 from nodes.common.settings import config_from_env
+from nodes.common.transfer import send_clips
 from nodes.common.types import Plan
-from nodes.mixer.layout import LayoutConfig
-from nodes.tts.core import tts_summary
 
 
 def main() -> None:
@@ -39,45 +31,25 @@ def main() -> None:
                 break
         layout_config = config_from_env(LayoutConfig, os.environ, seed=seed)
         frames = {seq: item[0] for seq, item in durations.items.items()}
-        cues = sum(1 for c in plan.cues if c.kind in ("ambience", "sfx"))
-        done = 0
+        done, cues = [0], max(1, sum(1 for c in plan.cues if c.kind in ("ambience", "sfx")))
 
         def progress(finished: int, total: int, message: str) -> None:
-            nonlocal done
-            done = finished
+            done[0] = finished
             runner.poll_stop()
             runner.progress(finished, total, message)
 
         def step(prompt: str, i: int, steps: int) -> None:  # a generated clip takes seconds to minutes
-            runner.poll_stop()
-            runner.progress(done, max(cues, 1), f"generating {prompt[:40]}: step {i}/{steps}")
+            progress(done[0], cues, f"generating {prompt[:40]}: step {i}/{steps}")
 
-        with collect_warnings() as caught:
-            backend = open_backend(config_from_env(AmbienceConfig, os.environ), os.environ, on_step=step)
-            try:
-                scene = ambience_stage(plan, frames, layout_config.sample_rate, backend, layout_config,
-                                       on_progress=progress)
-            finally:
-                stats = close_backend(backend)  # model freed and device lock released before clips go out
-        notes = caught.messages
+        scene, stats, notes = render_scene(plan, frames, layout_config, config_from_env(AmbienceConfig, os.environ),
+                                           on_progress=progress, on_step=step)
         for note in notes:
             runner.warn(note)
         tts = tts_summary(metadata for _, metadata in durations.items.values())
-        runner.send(C.TIMELINE, json_value({"timeline": scene.timeline.to_dict(), "seed": seed,
-                                            "warnings": [*plan.warnings, *notes], "tts": tts,
-                                            "ambience": stats}))
-        clips = [("ambience", i, a) for i, a in sorted(scene.beds.items())] + \
-                [("sfx", i, a) for i, a in sorted(scene.sfx.items())]
-        chunk = seconds_to_samples(C.MIX_CHUNK_S, layout_config.sample_rate)  # dora caps a message at 64 MiB
-        seq = 0
-        for kind, index, audio in clips:
-            parts = max(1, -(-len(audio) // chunk))
-            for part in range(parts):
-                runner.send(C.CUES, audio_value(audio[part * chunk:(part + 1) * chunk]), {
-                    C.SEQ: seq, "index": index, "part": part, "parts": parts, C.KIND: kind, C.CHANNELS: 2,
-                    C.SAMPLE_RATE: layout_config.sample_rate})
-                seq += 1
-        runner.send_eos(C.CUES, seq)
+        runner.send(C.TIMELINE, json_value({"timeline": scene.timeline.to_dict(), "seed": seed, "tts": tts,
+                                            "warnings": [*plan.warnings, *notes], "ambience": stats}))
+        clips = scene.clips()
+        send_clips(runner, C.CUES, clips, layout_config.sample_rate)
         closing = max(len(clips), 1)  # a stage closes at done == total > 0, also with no cues at all
         runner.progress(closing, closing, "done" if clips else "no cues")
         runner.linger()

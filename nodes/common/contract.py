@@ -26,6 +26,9 @@ SEED = "seed"
 
 # Node ids (one string per node across folder, console script and dataflow id).
 SEGMENTER, TTS, EFFECTS, AMBIENCE, MIXER, OUTPUT = "segmenter", "tts", "effects", "ambience", "mixer", "output"
+STAGES: tuple[str, ...] = (SEGMENTER, TTS, EFFECTS, AMBIENCE, MIXER, OUTPUT)  # in dataflow order
+# the template settings groups a task may override (options.settings.<group>.<key>)
+SETTING_GROUPS: tuple[str, ...] = ("segmenter", "tts", "ambience", "layout", "mix", "output")
 NODES: tuple[str, ...] = (SEGMENTER, TTS, EFFECTS, AMBIENCE, MIXER, OUTPUT)
 
 # Outputs per node.

@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from nodes.common.files import atomic_write
 
 
 def cache_dir_from_env(env: Mapping[str, str]) -> Path:
@@ -61,14 +62,6 @@ class NpzStore:
         return arrays, meta
 
     def put(self, digest: str, meta: Mapping[str, Any], **arrays: np.ndarray) -> None:
-        path = self.path(digest)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, meta=np.str_(json.dumps(dict(meta))),
-                         **{name: np.asarray(a) for name, a in arrays.items()})
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(self.path(digest), lambda handle: np.savez(
+            handle, meta=np.str_(json.dumps(dict(meta))), **{name: np.asarray(a) for name, a in arrays.items()}),
+            suffix=".npz")

@@ -3,11 +3,17 @@
     DramaflowError
     ├── ScriptError              the script as written; 1-based ``line`` and a ``hint`` that fixes it
     ├── ConfigError              voices.yaml, a setting, an option, an environment variable
-    └── BackendError             a synthesis or generation backend failed (``backend``, ``line``)
-        ├── TransientBackendError    retried with backoff until the line's deadline and the task's
-        │                            budget (``retry_after_s``: the provider's hint; ``rate_limited``:
-        │                            the provider said "too many", so the shared limiter slows down)
-        └── PermanentBackendError    fails at once, naming the line: retrying cannot help
+    ├── BackendError             a synthesis or generation backend failed (``backend``, ``line``)
+    │   ├── TransientBackendError    retried with backoff until the line's deadline and the task's
+    │   │                            budget (``retry_after_s``: the provider's hint; ``rate_limited``:
+    │   │                            the provider said "too many", so the shared limiter slows down)
+    │   └── PermanentBackendError    fails at once, naming the line: retrying cannot help
+    ├── TaskStopped              an engine stopped a render from outside (nothing of it is kept)
+    │   ├── TaskCancelled            the user cancelled it
+    │   └── TaskTimedOut             it ran past the task's time limit
+    └── ServiceError             the control service refuses (never the script's fault)
+        ├── InsufficientCredits      the balance does not cover the task (``needed``, ``available``): 402
+        └── SchemaOutOfDate          the database is behind this version: run ``dramaflow db upgrade``
 
 - Soft problems are ``DramaflowWarning``s: they are reported, never fatal, except in tests, which turn
   warnings into errors.
@@ -114,3 +120,33 @@ def warn(message: str, *, line: int | None = None) -> None:
     """Emit a ``DramaflowWarning``; engines record these in the task report."""
     prefix = f"line {line}: " if line is not None else ""
     warnings.warn(DramaflowWarning(prefix + message), stacklevel=2)
+
+
+class TaskStopped(DramaflowError):
+    """A render was stopped from outside; its dataflow is gone and no output was kept."""
+
+
+class TaskCancelled(TaskStopped):
+    """The task was cancelled; its dataflow was stopped."""
+
+
+class TaskTimedOut(TaskStopped):
+    """The task ran past its time limit; its dataflow was stopped."""
+
+
+class ServiceError(DramaflowError):
+    """The control service refuses to go on (accounts, the database); not the script's fault."""
+
+
+class InsufficientCredits(ServiceError):
+    def __init__(self, needed: int, available: int) -> None:
+        super().__init__(f"this task costs {needed} credits; {available} available "
+                         "(balance minus unfinished tasks): ask for a grant (`dramaflow credits grant`)")
+        self.needed, self.available = needed, available
+
+    def __reduce__(self):
+        return type(self), (self.needed, self.available)
+
+
+class SchemaOutOfDate(ServiceError):
+    """The database schema is not at this version's newest migration."""

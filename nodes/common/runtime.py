@@ -176,6 +176,15 @@ class Runner:
 
     # events
 
+    def gather(self, input_id: str, decode: Callable[[Mapping[str, Any]], Any]) -> list[tuple[Any, dict[str, Any]]]:
+        """Every item of one input, to its EOS, as ``(decoded, metadata)`` in seq order."""
+        stream = Stream(input_id)
+        for event in self.events((input_id,)):
+            stream.add(event, decode)
+            if stream.complete:
+                break
+        return stream.ordered()
+
     def events(self, data_inputs: tuple[str, ...]) -> Iterator[dict[str, Any]]:
         """INPUT events of the data inputs. Raises ``Stopped`` on STOP or when ``done`` closes and
         ``UpstreamClosed`` when a data input closes (the caller decides whether that was expected)."""

@@ -53,6 +53,17 @@ def env_from_config(config: Any, fields: tuple[str, ...] | None = None) -> dict[
     return out
 
 
+# Values copied from an example file and never replaced (compared without case, "-" or "_").
+PLACEHOLDERS = frozenset({"changeme", "replaceme", "yourkey", "yourkeyhere", "yourapikey", "yourpassword", "secret", "password",
+                          "xxx", "xxxx", "todo", "example", "placeholder", "none", "null"})
+
+
+def is_placeholder(value: str) -> bool:
+    """Whether a secret is an example's stand-in (``CHANGE-ME``, ``<your key>``, ``xxx``…), not a real one."""
+    bare = value.strip().strip("<>{}[]'\"").lower().replace("-", "").replace("_", "").replace(" ", "")
+    return bare in PLACEHOLDERS or "changeme" in bare
+
+
 def check_ranges(config: Any, ranges: Mapping[str, tuple[float, float]]) -> None:
     """Raise ``ValueError`` naming the first field of ``config`` outside its inclusive ``(low, high)``."""
     for name, (low, high) in ranges.items():

@@ -16,11 +16,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from nodes.common.errors import ConfigError
+from nodes.common.providers import OFFLINE_PROVIDERS, PROVIDER_KEYS
 from nodes.common.types import VoiceSettings
 
 Provider = Literal["piper", "espeak", "minimax"]
-OFFLINE_PROVIDERS: frozenset[str] = frozenset({"piper", "espeak"})
-PROVIDER_KEYS: dict[str, str] = {"minimax": "MINIMAX_API_KEY"}  # a paid provider is available when its key is set
 VOICE_EFFECTS: tuple[str, ...] = ("telephone", "radio", "room", "hall")
 EMOTIONS: tuple[str, ...] = (
     "happy", "sad", "angry", "fearful", "disgusted", "surprised", "calm", "fluent", "whisper",

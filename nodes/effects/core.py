@@ -14,30 +14,24 @@ from pedalboard import (
     Compressor,
     Distortion,
     Gain,
-    HighpassFilter,
-    HighShelfFilter,
     LowpassFilter,
     LowShelfFilter,
     PeakFilter,
-    Pedalboard,
     Plugin,
     Reverb,
 )
 
 from nodes.common.audio import as_2d, db_to_gain, seconds_to_samples, to_stereo
+from nodes.common.chains import highpass, run_chain
 from nodes.common.errors import ConfigError
 from nodes.common.voices import VOICE_EFFECTS
 
-__all__ = ["VOICE_EFFECTS", "process_ambience", "process_dialogue", "process_sfx", "validate_effect"]
+__all__ = ["VOICE_EFFECTS", "process_dialogue", "validate_effect"]
 
 # pedalboard's HighpassFilter/LowpassFilter are first order (6 dB/octave); stacking identical stages
 # gives the steeper slopes a band-limited voice or a rumble filter needs.
 DIALOGUE_HIGHPASS_HZ = 80.0
 DIALOGUE_HIGHPASS_STAGES = 2
-AMBIENCE_HIGHPASS_HZ = 40.0
-AMBIENCE_HIGHPASS_STAGES = 2
-SFX_HIGHPASS_HZ = 30.0
-SFX_HIGHPASS_STAGES = 2
 
 TELEPHONE_BAND_HZ = (300.0, 3400.0)
 TELEPHONE_BAND_STAGES = 3
@@ -52,9 +46,6 @@ REVERB_TAIL_S = {"room": 0.7, "hall": 2.2}
 TAIL_FLOOR_DBFS = -70.0  # tail samples quieter than this after the original length are trimmed
 TAIL_FADE_S = 0.05  # fade at the very end of the padding, in case a loud tail is still ringing there
 
-# pedalboard guesses the channel layout from the smaller dimension, so buffers shorter than their
-# channel count would be read transposed; pad tiny inputs up to this many samples.
-MIN_PROCESS_SAMPLES = 64
 
 
 def validate_effect(name: str | None) -> str | None:
@@ -83,33 +74,17 @@ def process_dialogue(
     tail_s = REVERB_TAIL_S.get(effect or "", 0.0)
     if tail_s:
         x = np.concatenate([x, np.zeros((seconds_to_samples(tail_s, sample_rate), 1), np.float32)])
-    y = _run(plugins, x, sample_rate)
+    y = run_chain(plugins, x, sample_rate)
     if tail_s:
         y = _trim_tail(_fade_end(y, seconds_to_samples(TAIL_FADE_S, sample_rate), keep=n), keep=n)
     return to_stereo(y, pan)
-
-
-def process_ambience(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Ambience EQ (rumble cut, speech-band dip near 2.5 kHz, soft top): stereo in, stereo out, same length."""
-    x = to_stereo(audio)
-    plugins = _highpass(AMBIENCE_HIGHPASS_HZ, AMBIENCE_HIGHPASS_STAGES) + [
-        PeakFilter(cutoff_frequency_hz=2500.0, gain_db=-3.0, q=0.9),
-        HighShelfFilter(cutoff_frequency_hz=8000.0, gain_db=-3.0, q=0.707),
-    ]
-    return _run(plugins, x, sample_rate)
-
-
-def process_sfx(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Sound effects: a ~30 Hz high-pass only. Stereo in, stereo out, same length."""
-    x = to_stereo(audio)
-    return _run(_highpass(SFX_HIGHPASS_HZ, SFX_HIGHPASS_STAGES), x, sample_rate)
 
 
 # --- chains -----------------------------------------------------------------------------------
 
 
 def _dialogue_plugins() -> list[Plugin]:
-    return _highpass(DIALOGUE_HIGHPASS_HZ, DIALOGUE_HIGHPASS_STAGES) + [
+    return highpass(DIALOGUE_HIGHPASS_HZ, DIALOGUE_HIGHPASS_STAGES) + [
         LowShelfFilter(cutoff_frequency_hz=200.0, gain_db=-2.0, q=0.707),
         PeakFilter(cutoff_frequency_hz=3000.0, gain_db=2.0, q=1.0),
         Compressor(threshold_db=-18.0, ratio=3.0, attack_ms=5.0, release_ms=80.0),
@@ -133,12 +108,8 @@ def _effect_plugins(effect: str | None) -> list[Plugin]:
     return []
 
 
-def _highpass(cutoff_hz: float, stages: int) -> list[Plugin]:
-    return [HighpassFilter(cutoff_frequency_hz=cutoff_hz) for _ in range(stages)]
-
-
 def _band(low_hz: float, high_hz: float, stages: int) -> list[Plugin]:
-    return _highpass(low_hz, stages) + [LowpassFilter(cutoff_frequency_hz=high_hz) for _ in range(stages)]
+    return highpass(low_hz, stages) + [LowpassFilter(cutoff_frequency_hz=high_hz) for _ in range(stages)]
 
 
 def _drive(drive_db: float) -> list[Plugin]:
@@ -154,23 +125,6 @@ def _mono(audio: np.ndarray) -> np.ndarray:
     if x.shape[1] != 1:
         raise ValueError(f"dialogue must be mono, got {x.shape[1]} channels")
     return x
-
-
-def _run(plugins: list[Plugin], x: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Process ``(n, channels)`` through a fresh board; returns exactly ``n`` samples, float32."""
-    n, channels = x.shape
-    if n == 0:
-        return x.copy()
-    padded = x
-    if n < MIN_PROCESS_SAMPLES:
-        padded = np.concatenate([x, np.zeros((MIN_PROCESS_SAMPLES - n, channels), np.float32)])
-    board = Pedalboard(plugins)
-    # Channels-first, contiguous: the layout pedalboard documents; reset=True clears any state.
-    y = board.process(np.ascontiguousarray(padded.T), float(sample_rate), reset=True)
-    y = np.asarray(y, dtype=np.float32).T[:n]
-    if y.shape != (n, channels):
-        raise RuntimeError(f"pedalboard returned shape {y.shape}, expected {(n, channels)}")
-    return np.ascontiguousarray(y)
 
 
 def _fade_end(x: np.ndarray, fade_samples: int, *, keep: int) -> np.ndarray:

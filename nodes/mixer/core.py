@@ -99,7 +99,7 @@ def mix(
     return master(bus, sr, config)
 
 
-def _place(bus: np.ndarray, clip: np.ndarray, start: int) -> None:
+def _place(bus: np.ndarray, clip: np.ndarray, start: int, sample_rate: int) -> None:
     """Add ``clip`` at sample ``start``; what runs past the end is cut with a short fade."""
     if start >= len(bus):
         return
@@ -107,7 +107,7 @@ def _place(bus: np.ndarray, clip: np.ndarray, start: int) -> None:
     room = len(bus) - start
     if len(clip) > room:
         clip = clip[:room].copy()
-        fade = min(len(clip), seconds_to_samples(EDGE_FADE_S, 44100))
+        fade = min(len(clip), seconds_to_samples(EDGE_FADE_S, sample_rate))
         clip[len(clip) - fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
     bus[start:start + len(clip)] += clip
 
@@ -118,7 +118,7 @@ def _add_dialogue(bus: np.ndarray, timeline: Timeline, clips: Mapping[int, np.nd
         pieces = [as_2d(clips[s.seq]) for s in utterance.segments]
         gain = db_to_gain(_levelling_gain_db(np.concatenate(pieces), sr, config.speech_lufs))
         for segment, clip in zip(utterance.segments, pieces, strict=True):
-            _place(bus, clip * np.float32(gain), seconds_to_samples(segment.start_s, sr))
+            _place(bus, clip * np.float32(gain), seconds_to_samples(segment.start_s, sr), sr)
 
 
 def _levelling_gain_db(audio: np.ndarray, sample_rate: int, target_lufs: float) -> float:
@@ -147,7 +147,7 @@ def _add_beds(bus: np.ndarray, timeline: Timeline, beds: Mapping[int, np.ndarray
         shaped[len(shaped) - fade_n:] *= equal_power_fade_out(fade_n)[:, None]
         start = seconds_to_samples(cue.start_s, sr)
         shaped *= duck_envelope(timeline.speech_regions, len(shaped), sr, config, start=start)[:, None]
-        _place(bus, shaped, start)
+        _place(bus, shaped, start, sr)
 
 
 def _add_sfx(bus: np.ndarray, timeline: Timeline, clips: Mapping[int, np.ndarray], config: MixConfig) -> None:
@@ -164,7 +164,7 @@ def _add_sfx(bus: np.ndarray, timeline: Timeline, clips: Mapping[int, np.ndarray
         target = config.speech_lufs - config.sfx_below_speech_db + float(params.get("gain_db", 0.0))
         loudness = max_momentary_lufs(clip, sr)
         gain = db_to_gain(target - loudness) if math.isfinite(loudness) else 0.0
-        _place(bus, clip * np.float32(gain), seconds_to_samples(cue.start_s, sr))
+        _place(bus, clip * np.float32(gain), seconds_to_samples(cue.start_s, sr), sr)
 
 
 def _pan_stereo(clip: np.ndarray, pan: float) -> np.ndarray:

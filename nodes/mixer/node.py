@@ -10,29 +10,12 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
 from nodes.common import contract as C
-from nodes.common.audio import seconds_to_samples
-from nodes.common.runtime import Runner, Stream, audio_from, audio_value, json_from
+from nodes.common.runtime import Runner, Stream, audio_from, json_from
 from nodes.common.settings import config_from_env
+from nodes.common.transfer import join_clips, send_programme
 from nodes.common.types import Timeline
 from nodes.mixer.core import MixConfig, mix
-
-
-def join_cue_parts(items: list[tuple[np.ndarray, dict]]) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
-    """Beds and one-shots by cue index from their chunks (sent in order, each cue's parts together)."""
-    parts: dict[int, list[np.ndarray]] = {}
-    kinds: dict[int, str] = {}
-    for audio, metadata in items:
-        index = int(metadata["index"])
-        parts.setdefault(index, []).append(audio)
-        kinds[index] = metadata[C.KIND]
-        if len(parts[index]) != int(metadata["part"]) + 1:
-            raise RuntimeError(f"cue {index}: part {metadata['part']} out of order")
-    joined = {i: np.concatenate(p) for i, p in parts.items()}
-    return ({i: a for i, a in joined.items() if kinds[i] == "ambience"},
-            {i: a for i, a in joined.items() if kinds[i] == "sfx"})
 
 
 def main() -> None:
@@ -50,14 +33,10 @@ def main() -> None:
                 break
         runner.progress(0, 1, "mixing")
         speech = {seq: audio for seq, (audio, _) in dialogue.items.items()}
-        beds, sfx = join_cue_parts(cues.ordered())
-        result = mix(timeline, speech, beds, sfx, config)
-        chunk = seconds_to_samples(C.MIX_CHUNK_S, result.sample_rate)
-        starts = range(0, len(result.master), chunk)
-        for seq, start in enumerate(starts):
-            runner.send(C.MIX, audio_value(result.master[start:start + chunk]),
-                        {C.SEQ: seq, C.CHANNELS: 2, C.SAMPLE_RATE: result.sample_rate})
-        runner.send_eos(C.MIX, len(starts), lufs=float(result.lufs), true_peak_dbtp=float(result.true_peak_dbtp))
+        clips = join_clips(cues.ordered())
+        result = mix(timeline, speech, clips.get("ambience", {}), clips.get("sfx", {}), config)
+        send_programme(runner, C.MIX, result.master, result.sample_rate, lufs=float(result.lufs),
+                       true_peak_dbtp=float(result.true_peak_dbtp))
         runner.progress(1, 1, f"{result.lufs:.2f} LUFS, {result.true_peak_dbtp:.2f} dBTP")
         runner.linger()
 

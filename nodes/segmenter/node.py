@@ -11,12 +11,11 @@ import os
 from pathlib import Path
 
 from nodes.common import contract as C
+from nodes.common.planning import requests_for, utterance_effects
 from nodes.common.runtime import Runner, json_value
 from nodes.common.settings import config_from_env
 from nodes.common.voices import load_voices, providers_from_env
-from nodes.effects.stage import utterance_effects
 from nodes.segmenter.core import SegmenterConfig, parse_script, plan_seed
-from nodes.tts.core import requests_for
 
 
 def main() -> None:

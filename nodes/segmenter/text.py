@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from nodes.common.text import is_cjk
+
 SENTENCE_END = set("。！？!?…；;") | {"."}
 CLAUSE_END = set("，,、：:—–") | {"\u2014"}
 CJK_PUNCTUATION = set("。，、；：？！…）」』》】〉")
@@ -51,21 +53,6 @@ def strip_inline_markdown(text: str) -> str:
 def strip_block_markers(line: str) -> str:
     """Drop a leading list bullet or blockquote marker."""
     return _LIST_MARKER.sub("", _QUOTE_MARKER.sub("", line), count=1)
-
-
-def is_cjk(char: str) -> bool:
-    """Han, kana, hangul and full-width punctuation: scripts written without spaces between words."""
-    if not char:
-        return False
-    code = ord(char)
-    return (
-        0x2E80 <= code <= 0x9FFF  # CJK radicals, kana, CJK symbols & punctuation, unified ideographs
-        or 0xAC00 <= code <= 0xD7AF  # hangul syllables
-        or 0xF900 <= code <= 0xFAFF
-        or 0xFF00 <= code <= 0xFFEF  # full-width forms (，！？：)
-        or 0x20000 <= code <= 0x2FA1F
-        or char in "【】「」『』《》〈〉（）…"
-    )
 
 
 def join_lines(left: str, right: str) -> str:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import gc
-import hashlib
+import importlib
 import os
 import random
 import time
@@ -22,32 +22,28 @@ from typing import Any
 
 import numpy as np
 
+from nodes.common import contract as C
 from nodes.common.audio import MIX_SAMPLE_RATE, as_2d, db_to_gain, resample
 from nodes.common.diskcache import cache_dir_from_env, cache_enabled
-from nodes.common.errors import ConfigError, PermanentBackendError, TransientBackendError, warn
+from nodes.common.errors import (
+    ConfigError,
+    PermanentBackendError,
+    TransientBackendError,
+    collect_warnings,
+    warn,
+)
 from nodes.common.gpulock import gpu_lock, timeout_from_env
+from nodes.common.planning import SynthesisRequest, requests_for
+from nodes.common.providers import GPU_PROVIDERS, PROVIDERS
 from nodes.common.settings import check_ranges
-from nodes.common.types import Plan, Segment, Utterance
-from nodes.tts.backends.base import Cacheable, Speech, SynthesisRequest, Synthesizer
+from nodes.common.types import Plan
+from nodes.tts.backends.base import Cacheable, Speech, Synthesizer
 from nodes.tts.cache import SpeechCache
 
 TRIM_THRESHOLD_DBFS = -50.0
 TRIM_KEEP_S = 0.03  # keep a little air around the words so onsets are not clipped
 EDGE_FADE_S = 0.004  # a trimmed clip may start or end off zero: fade so it cannot click
 
-# Offline engines have no emotion control; these prosody nudges make the (emotion) tag audible.
-# (speed factor, pitch in semitones, gain in dB)
-EMOTION_PROSODY: dict[str, tuple[float, float, float]] = {
-    "happy": (1.06, 1.0, 1.0),
-    "sad": (0.9, -1.0, -2.0),
-    "angry": (1.08, 0.5, 3.0),
-    "fearful": (1.1, 1.5, -1.0),
-    "disgusted": (0.95, -0.5, 0.0),
-    "surprised": (1.05, 2.0, 1.5),
-    "calm": (0.95, -0.5, -1.0),
-    "fluent": (1.0, 0.0, 0.0),
-    "whisper": (0.92, 0.0, -6.0),
-}
 
 
 @dataclass(frozen=True)
@@ -95,30 +91,6 @@ class RetryBudget:
 
 ProgressFn = Callable[[int, int, str], None]  # (done, total, message)
 RetryFn = Callable[[SynthesisRequest, int, float, TransientBackendError], None]  # (request, retry no., wait s, error)
-
-
-def segment_seed(seed: int, segment: Segment, utterance: Utterance) -> int:
-    """A per-segment seed from the task seed and what is said by whom: order-independent, stable."""
-    key = f"{seed}\x1f{utterance.voice.voice_id}\x1f{utterance.emotion}\x1f{segment.text}"
-    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little") & 0x7FFF_FFFF_FFFF_FFFF
-
-
-def requests_for(plan: Plan, seed: int) -> list[SynthesisRequest]:
-    """One request per segment, with the emotion folded into the voice for offline engines."""
-    out: list[SynthesisRequest] = []
-    for utterance in plan.utterances:
-        voice = utterance.voice
-        if utterance.emotion and voice.provider in {"piper", "espeak"}:
-            speed, pitch, gain = EMOTION_PROSODY[utterance.emotion]
-            voice = voice.replace(speed=voice.speed * speed, pitch=voice.pitch + pitch, gain_db=voice.gain_db + gain)
-        for segment in utterance.segments:
-            out.append(SynthesisRequest(
-                seq=segment.seq, text=segment.text, voice=voice, line=segment.line,
-                emotion=utterance.emotion, seed=segment_seed(seed, segment, utterance),
-                utterance=utterance.index, language=plan.language, pauses=segment.pauses,
-                pronunciation=plan.pronunciation,
-            ))
-    return out
 
 
 async def synthesize_all(
@@ -317,24 +289,6 @@ def clip_stats(clip: Speech) -> dict[str, Any]:
             "usage_characters": clip.usage_characters, "retries": clip.retries}
 
 
-def tts_summary(stats: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Per-task TTS numbers for the report: segments per backend, API requests (retries included),
-    retries of transient errors, cache hits and misses (of cacheable backends), billed characters."""
-    out: dict[str, Any] = {"backends": {}, "requests": 0, "retries": 0, "cache_hits": 0, "cache_misses": 0,
-                           "usage_characters": 0}
-    for row in stats:
-        out["backends"][row["backend"]] = out["backends"].get(row["backend"], 0) + 1
-        out["requests"] += int(row.get("requests", 0))
-        out["retries"] += int(row.get("retries", 0))
-        out["usage_characters"] += int(row.get("usage_characters", 0))
-        if row.get("cached"):
-            out["cache_hits"] += 1
-        elif row.get("requests"):
-            out["cache_misses"] += 1
-    return out
-
-
-GPU_PROVIDERS = frozenset({"piper"})  # offline voices that can run on a GPU (onnxruntime-gpu)
 
 
 def tts_device(providers: Iterable[str], env: Mapping[str, str] = os.environ) -> str:
@@ -385,21 +339,52 @@ def load_synthesizers(
     ``tts_device_lock`` around load, synthesis and close). Call from ``main()``/engines only."""
     out: dict[str, Synthesizer] = {}
     for provider in sorted(set(providers)):
-        if provider == "piper":
-            from nodes.tts.backends.piper import PiperSynthesizer
-
-            out[provider] = PiperSynthesizer(device=device)
-        elif provider == "espeak":
-            from nodes.tts.backends.espeak import EspeakSynthesizer
-
-            out[provider] = EspeakSynthesizer()
-        elif provider == "minimax":
-            from nodes.tts.backends.minimax import MiniMaxConfig, MiniMaxSynthesizer
-
-            config = MiniMaxConfig.from_env(env)
-            if config is None:
-                raise ConfigError("a voice needs provider minimax but MINIMAX_API_KEY is not set")
-            out[provider] = MiniMaxSynthesizer(config, sample_rate=sample_rate)
-        else:
+        entry = PROVIDERS.get(provider)
+        if entry is None:
             raise ConfigError(f"TTS provider {provider!r} is not available offline")
+        module, _, name = entry.synthesizer.partition(":")
+        out[provider] = getattr(importlib.import_module(module), name).create(env=env, sample_rate=sample_rate,
+                                                                               device=device)
     return out
+
+
+def speak(requests: list[SynthesisRequest], *, sample_rate: int, policy: RetryPolicy, budget: RetryBudget,
+          cache: SpeechCache | None, on_clip: Callable[[Speech, SynthesisRequest], None], on_retry: RetryFn,
+          env: Mapping[str, str] = os.environ) -> list[str]:
+    """Load the voices ``requests`` need on the machine's TTS device (holding its lock), speak every
+    request (``on_clip`` in completion order), free the voices and the lock; returns the warnings."""
+    providers = {r.voice.provider for r in requests}
+
+    async def run(device: str) -> None:
+        synthesizers = load_synthesizers(providers, env=env, sample_rate=sample_rate, device=device)
+        try:
+            await synthesize_requests(requests, synthesizers, sample_rate=sample_rate, retry=policy, on_clip=on_clip,
+                                      cache=cache, budget=budget, on_retry=on_retry)
+        finally:
+            await close_synthesizers(synthesizers)
+
+    with collect_warnings() as caught:
+        device = tts_device(providers, env)
+        with tts_device_lock(device, env):
+            asyncio.run(run(device))
+    return caught.messages
+
+
+def speech_metadata(clip: Speech, route: Mapping[str, Any], count: int) -> dict[str, Any]:
+    """What travels with a clip on ``speech``: its place, format, the segmenter's routing (effect, pan)."""
+    return {C.SEQ: clip.seq, C.UTTERANCE: clip.utterance, C.SAMPLE_RATE: clip.sample_rate, C.CHANNELS: 1,
+            C.EFFECT: route[C.EFFECT], C.PAN: route[C.PAN], C.BACKEND: clip.backend, C.COUNT: count}
+
+
+def duration_metadata(clip: Speech) -> dict[str, Any]:
+    """What travels on ``durations``: the clip's length in frames and what the report counts."""
+    return {C.SEQ: clip.seq, "frames": int(clip.audio.shape[0]), C.SAMPLE_RATE: clip.sample_rate, **clip_stats(clip)}
+
+
+def check_fits_a_message(clip: Speech, request: SynthesisRequest) -> None:
+    """A clip travels as one dora message: refuse one larger than a message carries."""
+    if clip.audio.nbytes > C.MAX_MESSAGE_BYTES:
+        raise PermanentBackendError(
+            f"this segment is {clip.duration_s:.0f} s of audio, more than one dora message carries "
+            f"({C.MAX_MESSAGE_BYTES >> 20} MiB); lower segmenter.provider_max_chars or split the line",
+            backend=clip.backend, line=request.line)

@@ -67,3 +67,34 @@ def test_an_unreachable_database_is_one_line_without_the_password():
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and f"cannot use the database 'app' at 127.0.0.1:{port}" in lines[0]
         assert PASSWORD not in proc.stdout + proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("field", ["database_url", "redis_url"])
+@pytest.mark.parametrize("password", ["CHANGE-ME", "changeme", "<your-password>", "xxx"])
+def test_a_placeholder_password_is_refused_without_repeating_the_url(field, password):
+    url = {"database_url": f"postgresql://app:{password}@db.internal/app",
+           "redis_url": f"redis://:{password}@cache.internal:6379/0"}[field]
+    with pytest.raises(ValidationError, match="placeholder") as caught:
+        ServiceSettings(**{field: url})
+    assert "db.internal" not in str(caught.value) and "cache.internal" not in str(caught.value)
+
+
+def test_real_passwords_pass():
+    assert ServiceSettings(database_url="postgresql://app:s3cr3t-9f2@db/app").database_url.endswith("@db/app")
+
+
+def test_the_cli_refuses_a_placeholder_at_start():
+    proc = cli("cleanup", url="postgresql://app:CHANGE-ME@127.0.0.1:1/app")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: DRAMAFLOW_DATABASE_URL: its password is a placeholder from an example (such as CHANGE-ME): set the "
+        "real one"]
+
+
+def test_a_placeholder_minimax_key_is_an_error_not_a_key():
+    from nodes.common.errors import ConfigError
+    from nodes.tts.backends.minimax import MiniMaxConfig
+
+    with pytest.raises(ConfigError, match="placeholder"):
+        MiniMaxConfig.from_env({"MINIMAX_API_KEY": "CHANGE-ME"})
+    assert MiniMaxConfig.from_env({"MINIMAX_API_KEY": "sk-real-looking-key-123"}) is not None

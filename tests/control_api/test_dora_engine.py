@@ -12,8 +12,8 @@ import soundfile as sf
 
 from control_api.engines.base import RenderOptions
 from control_api.engines.direct import DirectEngine
-from control_api.engines.dora import DoraDaemon, DoraEngine, TaskCancelled, TaskTimedOut
-from nodes.common.errors import PermanentBackendError, ScriptError
+from control_api.engines.dora import DoraDaemon, DoraEngine
+from nodes.common.errors import PermanentBackendError, ScriptError, TaskCancelled, TaskTimedOut
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dora")]
 

@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from control_api.engines.base import RenderOptions
-from control_api.engines.dora import DoraEngine, TaskTimedOut
+from control_api.engines.dora import DoraEngine
+from nodes.common.errors import TaskTimedOut
 from nodes.common.runtime import Stream
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dora")]
@@ -149,12 +150,13 @@ def test_duplicate_seq_is_an_error_not_an_overwrite():
 
 
 def test_cue_chunks_are_joined_in_part_order():
-    from nodes.mixer.node import join_cue_parts
+    from nodes.common.transfer import join_clips
 
     a, b = np.ones((3, 2), np.float32), np.zeros((2, 2), np.float32)
-    beds, sfx = join_cue_parts([(a, {"index": 4, "part": 0, "kind": "ambience"}),
+    clips = join_clips([(a, {"index": 4, "part": 0, "kind": "ambience"}),
                                 (b, {"index": 4, "part": 1, "kind": "ambience"}),
                                 (b, {"index": 7, "part": 0, "kind": "sfx"})])
+    beds, sfx = clips["ambience"], clips["sfx"]
     assert beds[4].shape == (5, 2) and np.array_equal(beds[4][:3], a) and sfx[7].shape == (2, 2)
     with pytest.raises(RuntimeError, match="out of order"):
-        join_cue_parts([(b, {"index": 1, "part": 1, "kind": "sfx"})])
+        join_clips([(b, {"index": 1, "part": 1, "kind": "sfx"})])

@@ -8,12 +8,12 @@ An ambience backend turns a short text prompt into audio:
 
 Every result is a ``Sound``: float32 stereo ``(samples, 2)`` at the requested sample rate, the names
 of what matched the prompt, and whether a default had to stand in because nothing matched.
-Backends are registered by name; ``get_backend("procedural")`` needs no files, no network and no models.
+Backends are listed by name in ``registry.py``; ``get_backend("procedural")`` needs no files, no network
+and no models.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -81,50 +81,3 @@ class AmbienceBackend(Protocol):
 class BackendUnavailable(ConfigError):
     """A backend's model, packages or files are not on this machine. A render then uses the procedural
     backend and says so in a warning; ``dramaflow ambience generate`` refuses with this message."""
-
-
-BackendFactory = Callable[..., AmbienceBackend]
-
-_FACTORIES: dict[str, BackendFactory] = {}
-
-
-def register_backend(name: str, factory: BackendFactory) -> None:
-    """Make ``get_backend(name, **options)`` call ``factory(**options)``; a later registration wins."""
-    _FACTORIES[name] = factory
-
-
-def backend_names() -> list[str]:
-    """The registered backend names, sorted."""
-    return sorted(_FACTORIES)
-
-
-def get_backend(name: str, **options: object) -> AmbienceBackend:
-    """Build the backend registered as ``name``; an unknown name raises ``ConfigError`` listing the known ones."""
-    factory = _FACTORIES.get(name)
-    if factory is None:
-        known = ", ".join(backend_names()) or "none"
-        raise ConfigError(f"unknown ambience backend {name!r}; known backends: {known}")
-    return factory(**options)
-
-
-def _procedural_factory(**options: object) -> AmbienceBackend:
-    from nodes.ambience.backends.procedural import ProceduralBackend
-
-    return ProceduralBackend(**options)
-
-
-def _tangoflux_factory(**options: object) -> AmbienceBackend:
-    from nodes.ambience.backends.tangoflux import TangoFluxBackend
-
-    return TangoFluxBackend(**options)  # type: ignore[arg-type]
-
-
-def _library_factory(**options: object) -> AmbienceBackend:
-    from nodes.ambience.backends.library import LibraryBackend
-
-    return LibraryBackend(**options)  # type: ignore[arg-type]
-
-
-register_backend("procedural", _procedural_factory)
-register_backend("tangoflux", _tangoflux_factory)
-register_backend("library", _library_factory)

@@ -6,39 +6,12 @@ their blocking call in a worker thread and declare ``max_in_flight = 1``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from nodes.common.types import VoiceSettings
-
-
-@dataclass(frozen=True)
-class SynthesisRequest:
-    """One segment to speak. ``seed`` makes stochastic engines repeatable per segment."""
-
-    seq: int
-    text: str
-    voice: VoiceSettings
-    line: int
-    emotion: str | None = None
-    seed: int = 0
-    utterance: int = -1
-    language: str = ""  # the script's language (MiniMax language_boost)
-    pauses: tuple[tuple[int, float], ...] = ()  # (offset into text, seconds): pause inside this request
-    pronunciation: tuple[str, ...] = ()  # "word/(replacement)" entries: voices.yaml, then front matter
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> SynthesisRequest:
-        voice = dict(data["voice"])
-        voice["options"] = tuple((k, v) for k, v in voice.get("options", ()))
-        return cls(**{**data, "voice": VoiceSettings(**voice),
-                      "pauses": tuple((int(o), float(s)) for o, s in data.get("pauses", ())),
-                      "pronunciation": tuple(data.get("pronunciation", ()))})
+from nodes.common.planning import SynthesisRequest
 
 
 @dataclass(frozen=True)

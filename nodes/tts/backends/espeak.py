@@ -35,6 +35,10 @@ class EspeakSynthesizer:
     name = "espeak"
     max_in_flight = 1
 
+    @classmethod
+    def create(cls, **_machine: object) -> EspeakSynthesizer:
+        return cls()
+
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from nodes.common.errors import ConfigError, PermanentBackendError, TransientBackendError
+from nodes.common.settings import is_placeholder
 from nodes.tts.backends.base import Speech, SynthesisRequest
 from nodes.tts.ratelimit import RateLimiter, RedisRateLimiter, limiter_key, local_limiter
 
@@ -91,6 +92,9 @@ class MiniMaxConfig:
         key = (env.get("MINIMAX_API_KEY") or "").strip()
         if not key:
             return None
+        if is_placeholder(key):
+            raise ConfigError("MINIMAX_API_KEY is a placeholder from an example (such as CHANGE-ME): set your real "
+                              "key, or unset it to use the offline voices")
 
         def get(name: str, kind: type, default: Any) -> Any:
             raw = env.get(name)
@@ -163,6 +167,13 @@ class MiniMaxSynthesizer:
     """``Synthesizer`` for provider ``minimax``. ``sample_rate`` is the mix rate asked for."""
 
     name = "minimax"
+
+    @classmethod
+    def create(cls, *, env: Mapping[str, str], sample_rate: int, **_machine: Any) -> MiniMaxSynthesizer:
+        config = MiniMaxConfig.from_env(env)
+        if config is None:
+            raise ConfigError("a voice needs provider minimax but MINIMAX_API_KEY is not set")
+        return cls(config, sample_rate=sample_rate)
 
     def __init__(self, config: MiniMaxConfig, *, sample_rate: int = 44100, limiter: RateLimiter | None = None,
                  client: Any = None) -> None:

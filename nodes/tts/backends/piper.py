@@ -71,6 +71,10 @@ class PiperSynthesizer:
     name = "piper"
     max_in_flight = 1
 
+    @classmethod
+    def create(cls, *, device: str = "cpu", **_machine: object) -> PiperSynthesizer:
+        return cls(device=device)
+
     def __init__(self, model_path: Path | None = None, config_path: Path | None = None, *, device: str = "cpu") -> None:
         import onnxruntime
         from piper import PiperVoice

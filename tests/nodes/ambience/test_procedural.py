@@ -13,13 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nodes.ambience.backends.base import (
-    AmbienceBackend,
-    Sound,
-    backend_names,
-    get_backend,
-    register_backend,
-)
+from nodes.ambience.backends.base import AmbienceBackend, Sound
 from nodes.ambience.backends.procedural import (
     BED_LUFS,
     PEAK_CEILING,
@@ -31,6 +25,7 @@ from nodes.ambience.backends.procedural import (
     SFX_NOMINAL_S,
     ProceduralBackend,
 )
+from nodes.ambience.backends.registry import backend_names, get_backend, register_backend
 from nodes.common.audio import integrated_lufs, max_momentary_lufs, seconds_to_samples
 from nodes.common.errors import ConfigError, DramaflowWarning
 

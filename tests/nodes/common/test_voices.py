@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from nodes.common.errors import ConfigError
-from nodes.common.voices import OFFLINE_PROVIDERS, parse_override, parse_voices, resolve_voice
+from nodes.common.providers import OFFLINE_PROVIDERS
+from nodes.common.voices import parse_override, parse_voices, resolve_voice
 
 BASE = {"off": {"display_name": "Off", "provider": "espeak", "language": "en"}}
 

@@ -6,14 +6,13 @@ import numpy as np
 import pytest
 
 from nodes.common.audio import db_to_gain
+from nodes.common.chains import process_ambience, process_sfx
 from nodes.common.errors import ConfigError
 from nodes.effects.core import (
     REVERB_TAIL_S,
     TAIL_FLOOR_DBFS,
     VOICE_EFFECTS,
-    process_ambience,
     process_dialogue,
-    process_sfx,
     validate_effect,
 )
 

@@ -17,7 +17,7 @@ from mutagen.id3 import ID3, CTOCFlags
 from nodes.common.audio import db_to_gain, true_peak_dbtp
 from nodes.common.errors import ConfigError, DramaflowWarning
 from nodes.common.types import PlacedChapter, PlacedSegment, PlacedUtterance, Timeline
-from nodes.output import core
+from nodes.output import core, staging
 from nodes.output.core import (
     MP3_DELAY_SAMPLES,
     MP3_FRAME_SAMPLES,
@@ -474,7 +474,7 @@ def test_failure_while_staging_leaves_no_file(tmp_path, monkeypatch):
 
 def test_failure_while_moving_into_place_leaves_no_new_file(tmp_path, monkeypatch):
     (tmp_path / "show.srt").write_text("old subtitles")  # an earlier render's file may be overwritten
-    real_replace = core.os.replace
+    real_replace = staging.os.replace
     calls = []
 
     def flaky_replace(src, dst):
@@ -483,7 +483,7 @@ def test_failure_while_moving_into_place_leaves_no_new_file(tmp_path, monkeypatc
             raise OSError("rename failed")
         real_replace(src, dst)
 
-    monkeypatch.setattr(core.os, "replace", flaky_replace)
+    monkeypatch.setattr(staging.os, "replace", flaky_replace)
     with pytest.raises(OSError, match="rename failed"):
         write_outputs(tmp_path / "show.mp3", speechlike(1.0), SR, make_timeline(), title="T")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["show.srt"]
@@ -492,10 +492,10 @@ def test_failure_while_moving_into_place_leaves_no_new_file(tmp_path, monkeypatc
 
 
 def test_mp3_is_moved_into_place_last(tmp_path, monkeypatch):
-    real_replace = core.os.replace
+    real_replace = staging.os.replace
     order = []
     monkeypatch.setattr(
-        core.os, "replace", lambda src, dst: (order.append(Path(dst).name), real_replace(src, dst))
+        staging.os, "replace", lambda src, dst: (order.append(Path(dst).name), real_replace(src, dst))
     )
     write_outputs(tmp_path / "show.mp3", speechlike(1.0), SR, make_timeline(), title="T")
     assert order[-1] == "show.mp3" and len(order) == 5

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from nodes.common.errors import ConfigError, PermanentBackendError, TransientBackendError
+from nodes.common.planning import requests_for
 from nodes.segmenter.core import SegmenterConfig, parse_script
 from nodes.tts.backends.base import Speech, SynthesisRequest
-from nodes.tts.core import RetryBudget, RetryPolicy, requests_for, synthesize_all, trim_silence
+from nodes.tts.core import RetryBudget, RetryPolicy, synthesize_all, trim_silence
 
 FAST_RETRY = RetryPolicy(line_deadline_s=60.0, task_budget_s=60.0, base_delay_s=0.001, max_delay_s=0.002)
 SR = 16000

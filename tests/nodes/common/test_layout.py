@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nodes.mixer.layout import LayoutConfig, layout
+from nodes.common.layout import LayoutConfig, layout
 from nodes.segmenter.core import SegmenterConfig, parse_script
 
 FRONT = "---\nvoices: {A: en-joe, B: en-joe-deep}\n---\n"

@@ -1,0 +1,53 @@
+"""Stored scripts: create, list, read, replace, delete (kept while tasks refer to them)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from sqlmodel import select
+
+from control_api import crud
+from control_api.api.deps import API_PREFIX, CurrentUser, SessionDep, own_script
+from control_api.api.models import ScriptCreate, ScriptList, ScriptPublic, ScriptUpdate
+from control_api.api.problems import Problem
+from control_api.db import Script
+
+router = APIRouter(prefix=API_PREFIX, tags=["scripts"])
+
+
+@router.post("/scripts", status_code=201, summary="Store a script", response_model=ScriptPublic)
+def create_script(body: ScriptCreate, user: CurrentUser, session: SessionDep) -> ScriptPublic:
+    script = crud.create_script(session, user.id, body.title, body.content)
+    session.commit()
+    return ScriptPublic.of(script)
+
+
+@router.get("/scripts", summary="Your scripts", response_model=ScriptList)
+def list_scripts(user: CurrentUser, session: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 20,
+                 offset: Annotated[int, Query(ge=0)] = 0) -> ScriptList:
+    rows = session.exec(select(Script).where(Script.user_id == user.id).order_by(Script.created_at.desc())
+                        .offset(offset).limit(limit)).all()
+    return ScriptList(items=[ScriptPublic.of(s) for s in rows], limit=limit, offset=offset)
+
+
+@router.get("/scripts/{script_id}", response_model=ScriptPublic)
+def get_script(script_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> ScriptPublic:
+    return ScriptPublic.of(own_script(session, user, script_id))
+
+
+@router.put("/scripts/{script_id}", response_model=ScriptPublic)
+def update_script(script_id: uuid.UUID, body: ScriptUpdate, user: CurrentUser, session: SessionDep) -> ScriptPublic:
+    script = crud.update_script(session, own_script(session, user, script_id), body.title, body.content)
+    session.commit()
+    return ScriptPublic.of(script)
+
+
+@router.delete("/scripts/{script_id}", status_code=204)
+def delete_script(script_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Response:
+    if not crud.delete_script(session, own_script(session, user, script_id)):
+        raise Problem(409, "Conflict", "tasks refer to this script; it is kept for their records")
+    session.commit()
+    return Response(status_code=204)

@@ -1,0 +1,58 @@
+"""Audio between nodes in chunks: dora caps a message at 64 MiB, so long audio travels in
+``MIX_CHUNK_S`` pieces, numbered by seq, and is joined again in order on the other side.
+
+- ``send_clips``/``join_clips``: numbered clips (the ambience stage's beds and one-shots), each split
+  into parts that travel together;
+- ``send_programme``: one long signal (the mixer's master), chunk by chunk, then EOS with its facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from nodes.common import contract as C
+from nodes.common.audio import seconds_to_samples
+from nodes.common.runtime import Runner, audio_value
+
+
+def send_clips(runner: Runner, output: str, clips: Iterable[tuple[str, int, np.ndarray]], sample_rate: int) -> None:
+    """Send ``(kind, index, audio)`` clips in chunks (each clip's parts together, in order), then EOS."""
+    chunk = seconds_to_samples(C.MIX_CHUNK_S, sample_rate)
+    seq = 0
+    for kind, index, audio in clips:
+        parts = max(1, -(-len(audio) // chunk))
+        for part in range(parts):
+            runner.send(output, audio_value(audio[part * chunk:(part + 1) * chunk]), {
+                C.SEQ: seq, "index": index, "part": part, "parts": parts, C.KIND: kind,
+                C.CHANNELS: audio.shape[1], C.SAMPLE_RATE: sample_rate})
+            seq += 1
+    runner.send_eos(output, seq)
+
+
+def join_clips(items: Iterable[tuple[np.ndarray, dict]]) -> dict[str, dict[int, np.ndarray]]:
+    """Clips by kind and index from their chunks (in seq order); a part out of order raises."""
+    parts: dict[int, list[np.ndarray]] = {}
+    kinds: dict[int, str] = {}
+    for audio, metadata in items:
+        index = int(metadata["index"])
+        parts.setdefault(index, []).append(audio)
+        kinds[index] = metadata[C.KIND]
+        if len(parts[index]) != int(metadata["part"]) + 1:
+            raise RuntimeError(f"cue {index}: part {metadata['part']} out of order")
+    out: dict[str, dict[int, np.ndarray]] = {}
+    for index, pieces in parts.items():
+        out.setdefault(kinds[index], {})[index] = np.concatenate(pieces)
+    return out
+
+
+def send_programme(runner: Runner, output: str, audio: np.ndarray, sample_rate: int, **eos: Any) -> None:
+    """Send one long ``(samples, channels)`` signal in chunks, then EOS carrying ``eos``."""
+    chunk = seconds_to_samples(C.MIX_CHUNK_S, sample_rate)
+    starts = range(0, len(audio), chunk)
+    for seq, start in enumerate(starts):
+        runner.send(output, audio_value(audio[start:start + chunk]),
+                    {C.SEQ: seq, C.CHANNELS: audio.shape[1], C.SAMPLE_RATE: sample_rate})
+    runner.send_eos(output, len(starts), **eos)

@@ -1,0 +1,160 @@
+"""MP3 encoding: float audio to dithered 16-bit PCM, LAME CBR encoding behind an ID3v2.4 tag (title,
+artist, encoder and CHAP/CTOC chapters), decoding for measurement, and re-encoding with less gain
+until the decoded MP3's true peak fits (``_encode_within_true_peak``). Deterministic: equal input, equal bytes."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+
+import numpy as np
+
+from nodes.common.audio import db_to_gain, to_stereo, true_peak_dbtp
+from nodes.common.errors import warn
+from nodes.common.types import PlacedChapter
+from nodes.output.subtitles import _to_ms
+
+PCM16_SCALE = 32767.0
+DITHER_SEED = 0x0D1A  # fixed so that the same master always gives the same bytes
+
+MP3_QUALITY = 2  # LAME's -q 2: near-best quality, still fast
+MAX_TRUE_PEAK_RETRIES = 3
+TRUE_PEAK_MARGIN_DB = 0.1  # extra cut beyond the measured excess, so one retry usually suffices
+ID3_NO_BYTE_OFFSET = 0xFFFFFFFF  # CHAP byte offsets "not used": players seek by time
+
+
+def to_pcm16(audio: np.ndarray) -> np.ndarray:
+    """Float audio → int16 ``(samples, channels)``: clip to [-1, 1], add TPDF dither (±1 LSB), round.
+
+    The dither comes from a generator seeded with ``DITHER_SEED``, so equal input gives equal output.
+    """
+    x = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0) * np.float32(PCM16_SCALE)
+    rng = np.random.default_rng(DITHER_SEED)
+    x += rng.random(x.shape, dtype=np.float32) - rng.random(x.shape, dtype=np.float32)
+    return np.clip(np.rint(x), -32768, 32767).astype(np.int16)
+
+
+def encode_mp3(
+    audio: np.ndarray,
+    sample_rate: int,
+    *,
+    bitrate_kbps: int = 192,
+    title: str = "",
+    chapters: Sequence[PlacedChapter] = (),
+    artist: str = "dramaflow",
+) -> bytes:
+    """Stereo CBR MP3 (LAME quality 2) with an ID3v2.4 tag: title, artist, encoder and chapters.
+
+    Mono input is played on both channels. Deterministic: equal arguments give equal bytes.
+    Decoders see LAME's 1105-sample start delay (no gapless header is written); see MP3_DELAY_SAMPLES.
+    """
+    pcm = to_pcm16(to_stereo(_finite(audio)))
+    return _id3_tag(title, artist, bitrate_kbps, chapters) + _lame(pcm, sample_rate, bitrate_kbps)
+
+
+def decode_mp3(data: bytes) -> tuple[np.ndarray, int]:
+    """Decode MP3 bytes with libsndfile → (float32 ``(samples, channels)``, sample_rate)."""
+    import soundfile
+
+    audio, sample_rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    return audio, int(sample_rate)
+
+
+# LAME's encoder delay (576) plus the mpg123 decoder delay (529): decoded audio starts this late.
+MP3_DELAY_SAMPLES = 1105
+MP3_FRAME_SAMPLES = 1152
+
+
+def _lame(pcm: np.ndarray, sample_rate: int, bitrate_kbps: int) -> bytes:
+    import lameenc
+
+    encoder = lameenc.Encoder()
+    encoder.set_bit_rate(int(bitrate_kbps))
+    encoder.set_in_sample_rate(int(sample_rate))
+    encoder.set_channels(pcm.shape[1])
+    encoder.set_quality(MP3_QUALITY)
+    return bytes(encoder.encode(np.ascontiguousarray(pcm).tobytes()) + encoder.flush())
+
+
+def _id3_tag(title: str, artist: str, bitrate_kbps: int, chapters: Sequence[PlacedChapter]) -> bytes:
+    from mutagen.id3 import CHAP, CTOC, ID3, TIT2, TPE1, TSSE, CTOCFlags
+
+    tag = ID3()
+    if title:
+        tag.add(TIT2(encoding=3, text=[title]))
+    if artist:
+        tag.add(TPE1(encoding=3, text=[artist]))
+    tag.add(TSSE(encoding=3, text=[_encoder_string(bitrate_kbps)]))
+    ids = [f"chp{i}" for i in range(len(chapters))]
+    for element_id, chapter in zip(ids, chapters, strict=True):
+        tag.add(
+            CHAP(
+                element_id=element_id,
+                start_time=_to_ms(chapter.start_s),
+                end_time=_to_ms(chapter.end_s),
+                start_offset=ID3_NO_BYTE_OFFSET,
+                end_offset=ID3_NO_BYTE_OFFSET,
+                sub_frames=[TIT2(encoding=3, text=[chapter.title])],
+            )
+        )
+    if ids:
+        flags = CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED
+        tag.add(CTOC(element_id="toc", flags=flags, child_element_ids=ids, sub_frames=[]))
+    buffer = io.BytesIO()
+    tag.save(buffer, v2_version=4, padding=lambda info: 0)
+    return buffer.getvalue()
+
+
+def _encoder_string(bitrate_kbps: int) -> str:
+    return f"dramaflow {_version('dramaflow')}; LAME (lameenc {_version('lameenc')}) CBR {bitrate_kbps} kbps"
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _finite(audio: np.ndarray) -> np.ndarray:
+    x = np.asarray(audio, dtype=np.float32)
+    if not np.all(np.isfinite(x)):
+        raise ValueError("audio contains NaN or infinite samples")
+    return x
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    pcm: np.ndarray  # int16, the exact samples in both the WAV and the MP3
+    mp3: bytes
+    decoded: np.ndarray
+    decoded_rate: int
+    gain_adjust_db: float
+    mp3_true_peak_dbtp: float
+
+
+def _encode_within_true_peak(
+    master: np.ndarray,
+    sample_rate: int,
+    *,
+    max_true_peak_dbtp: float,
+    encode: Callable[[np.ndarray], bytes],
+) -> _Encoded:
+    gain_adjust_db = 0.0
+    for attempt in range(MAX_TRUE_PEAK_RETRIES + 1):
+        scaled = master if gain_adjust_db == 0.0 else master * np.float32(db_to_gain(gain_adjust_db))
+        pcm = to_pcm16(scaled)
+        mp3 = encode(pcm)
+        decoded, decoded_rate = decode_mp3(mp3)
+        peak_dbtp = true_peak_dbtp(decoded, decoded_rate)
+        if peak_dbtp <= max_true_peak_dbtp or attempt == MAX_TRUE_PEAK_RETRIES:
+            break
+        gain_adjust_db -= peak_dbtp - max_true_peak_dbtp + TRUE_PEAK_MARGIN_DB
+    if peak_dbtp > max_true_peak_dbtp:
+        warn(
+            f"MP3 true peak {peak_dbtp:.2f} dBTP is above {max_true_peak_dbtp:.2f} dBTP after "
+            f"{MAX_TRUE_PEAK_RETRIES} gain corrections"
+        )
+    return _Encoded(pcm, mp3, decoded, decoded_rate, gain_adjust_db, peak_dbtp)
