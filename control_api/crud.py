@@ -2,7 +2,8 @@
 a ``session_scope`` or the route), and the Redis records that go with them.
 
 Nothing here knows HTTP: a missing or foreign row is ``None``, a refusal an exception of this module,
-which the routes answer as problems. The worker's own changes are in ``control_api.worker``.
+which the routes answer as problems. The worker's changes (claim, progress, finish, complete, the rows
+the reconciler settles) are at the end: each opens its own short session on the database ``url``.
 """
 
 from __future__ import annotations
@@ -10,12 +11,16 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, select
 
 from control_api import accounts, progress
-from control_api.db import Script, Task, TaskStatus, utcnow
+from control_api.db import Audio, Script, Task, TaskStatus, session_scope, utcnow
+from control_api.engines.base import RenderReport
+from control_api.settings import ServiceSettings
 
 
 class IdempotencyKeyReused(Exception):
@@ -145,3 +150,64 @@ def delete_script(session: Session, script: Script) -> bool:
         return False
     session.delete(script)
     return True
+
+
+# --- the worker's changes -----------------------------------------------------------------------
+
+
+def claim(url: str, task_id: uuid.UUID, job_try: int) -> Task | None:
+    """Mark the task running; None when there is nothing to do (finished, cancelled, unknown)."""
+    with session_scope(url) as session:
+        task = session.exec(select(Task).where(Task.id == task_id).with_for_update()).first()
+        if task is None or TaskStatus(task.status).final:
+            return None
+        task.status, task.stage, task.progress = TaskStatus.running, None, 0
+        task.started_at, task.updated_at = utcnow(), utcnow()
+        task.error_message = None
+        session.add(task)
+        return task
+
+
+def update_task(url: str, task_id: uuid.UUID, **fields: Any) -> None:
+    with session_scope(url) as session:
+        task = session.get(Task, task_id)
+        if task is not None and not TaskStatus(task.status).final:
+            for key, value in fields.items():
+                setattr(task, key, value)
+            task.updated_at = utcnow()
+            session.add(task)
+
+
+def finish(url: str, task_id: uuid.UUID, status: TaskStatus, error: str | None = None) -> None:
+    update_task(url, task_id, status=status, error_message=error, finished_at=utcnow())
+
+
+def complete(settings: ServiceSettings, task_id: uuid.UUID, report: RenderReport, files: dict[str, Path]) -> bool:
+    """Audio rows + charge + completed, atomically. False if the task was already final."""
+    with session_scope(settings.database_url) as session:
+        task = session.exec(select(Task).where(Task.id == task_id).with_for_update()).first()
+        if task is None or TaskStatus(task.status).final:
+            return False
+        expires = utcnow() + timedelta(days=settings.audio_ttl_days)
+        for fmt in ("wav", "mp3"):
+            path = files[fmt]
+            session.add(Audio(task_id=task.id, format=fmt, file_path=str(path), size_bytes=path.stat().st_size,
+                              duration_s=report.duration_s, sample_rate=report.sample_rate, expires_at=expires))
+        accounts.charge_once(session, task)
+        task.status, task.progress, task.stage = TaskStatus.completed, 100, "output"
+        task.duration_s, task.segments = report.duration_s, report.segments
+        task.tts_requests = int(report.tts.get("requests", 0))
+        task.tts_usage_characters = int(report.tts.get("usage_characters", 0))
+        task.tts_cache_hits = int(report.tts.get("cache_hits", 0))
+        task.tts_retries = int(report.tts.get("retries", 0))
+        task.finished_at = task.updated_at = utcnow()
+        session.add(task)
+        return True
+
+
+def unsettled(url: str, older_than_s: float) -> list[Task]:
+    """Rows that should have a job: queued, or running, untouched for ``older_than_s``."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    with session_scope(url) as session:
+        return list(session.exec(select(Task).where(Task.status.in_([TaskStatus.queued, TaskStatus.running]),
+                                                    Task.updated_at < cutoff)).all())

@@ -23,7 +23,6 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,8 @@ from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_pre
 from arq.worker import Worker, func
 from sqlmodel import select
 
-from control_api import accounts, progress
+from control_api import progress
+from control_api.crud import claim, complete, finish, unsettled, update_task
 from control_api.db import (
     Audio,
     Task,
@@ -60,56 +60,6 @@ FINAL_PUBLISH_S = 120.0  # how long a task's final event waits for Redis to come
 
 
 # --- database steps (sync; run in a thread) --------------------------------------------------------
-
-
-def claim(url: str, task_id: uuid.UUID, job_try: int) -> Task | None:
-    """Mark the task running; None when there is nothing to do (finished, cancelled, unknown)."""
-    with session_scope(url) as session:
-        task = session.exec(select(Task).where(Task.id == task_id).with_for_update()).first()
-        if task is None or TaskStatus(task.status).final:
-            return None
-        task.status, task.stage, task.progress = TaskStatus.running, None, 0
-        task.started_at, task.updated_at = utcnow(), utcnow()
-        task.error_message = None
-        session.add(task)
-        return task
-
-
-def update_task(url: str, task_id: uuid.UUID, **fields: Any) -> None:
-    with session_scope(url) as session:
-        task = session.get(Task, task_id)
-        if task is not None and not TaskStatus(task.status).final:
-            for key, value in fields.items():
-                setattr(task, key, value)
-            task.updated_at = utcnow()
-            session.add(task)
-
-
-def finish(url: str, task_id: uuid.UUID, status: TaskStatus, error: str | None = None) -> None:
-    update_task(url, task_id, status=status, error_message=error, finished_at=utcnow())
-
-
-def complete(settings: ServiceSettings, task_id: uuid.UUID, report: RenderReport, files: dict[str, Path]) -> bool:
-    """Audio rows + charge + completed, atomically. False if the task was already final."""
-    with session_scope(settings.database_url) as session:
-        task = session.exec(select(Task).where(Task.id == task_id).with_for_update()).first()
-        if task is None or TaskStatus(task.status).final:
-            return False
-        expires = utcnow() + timedelta(days=settings.audio_ttl_days)
-        for fmt in ("wav", "mp3"):
-            path = files[fmt]
-            session.add(Audio(task_id=task.id, format=fmt, file_path=str(path), size_bytes=path.stat().st_size,
-                              duration_s=report.duration_s, sample_rate=report.sample_rate, expires_at=expires))
-        accounts.charge_once(session, task)
-        task.status, task.progress, task.stage = TaskStatus.completed, 100, "output"
-        task.duration_s, task.segments = report.duration_s, report.segments
-        task.tts_requests = int(report.tts.get("requests", 0))
-        task.tts_usage_characters = int(report.tts.get("usage_characters", 0))
-        task.tts_cache_hits = int(report.tts.get("cache_hits", 0))
-        task.tts_retries = int(report.tts.get("retries", 0))
-        task.finished_at = task.updated_at = utcnow()
-        session.add(task)
-        return True
 
 
 # --- the job ---------------------------------------------------------------------------------------
@@ -390,14 +340,6 @@ async def sweep_job(ctx: dict[str, Any]) -> dict[str, int]:
 
 
 # --- reconciling PostgreSQL with the queue ------------------------------------------------------------
-
-
-def unsettled(url: str, older_than_s: float) -> list[Task]:
-    """Rows that should have a job: queued, or running, untouched for ``older_than_s``."""
-    cutoff = utcnow() - timedelta(seconds=older_than_s)
-    with session_scope(url) as session:
-        return list(session.exec(select(Task).where(Task.status.in_([TaskStatus.queued, TaskStatus.running]),
-                                                    Task.updated_at < cutoff)).all())
 
 
 async def reconcile(ctx: dict[str, Any]) -> dict[str, int]:
