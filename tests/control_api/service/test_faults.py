@@ -23,6 +23,7 @@ from tests.control_api.service.conftest import (
     new_account,
     running_api,
     script,
+    until_stage,
 )
 from tests.control_api.service.test_worker import charges, processes_of, submit
 
@@ -30,6 +31,7 @@ pytestmark = [pytest.mark.xdist_group("service"), pytest.mark.slow]
 OUTAGE_S = 5.0  # how long a server stays down: the fault itself, not a wait for something
 FINAL_TIMEOUT_S = 400.0
 FINAL = {"completed", "failed", "cancelled"}
+RENDERING = ("tts", "effects", "ambience", "mixer", "output")  # stages after the segmenter
 
 
 @dataclass
@@ -41,7 +43,8 @@ class Stack:
     workers: Workers
 
     def final(self, account: Account, task: dict) -> dict:
-        """Poll the task's row (PostgreSQL, through the API) until it is final."""
+        """Poll the task's row (PostgreSQL, through the API) until it is final. Not its event stream: a
+        Redis restarted without data holds none, and a stream cannot be followed while Redis is down."""
         deadline = time.monotonic() + FINAL_TIMEOUT_S
         while time.monotonic() < deadline:
             try:
@@ -52,17 +55,6 @@ class Stack:
                 return response.json()
             time.sleep(0.5)
         raise AssertionError(f"task {task['id']} not final within {FINAL_TIMEOUT_S:g} s: {response and response.text}")
-
-    def rendering(self, account: Account, tasks: list[dict]) -> None:
-        """Return once a task is in a stage after the segmenter (its dataflow runs)."""
-        deadline = time.monotonic() + FINAL_TIMEOUT_S
-        while time.monotonic() < deadline:
-            for task in tasks:
-                row = self.client.get(task["urls"]["self"], headers=account.headers).json()
-                if row["status"] == "running" and row["stage"] not in (None, "segmenter"):
-                    return
-            time.sleep(0.2)
-        raise AssertionError("no task started rendering")
 
 
 def _stack(tmp_path: Path, persistent_redis: bool, data_dir: Path | None = None) -> Iterator[Stack]:
@@ -140,7 +132,7 @@ def test_redis_stopped_for_seconds_while_rendering_loses_no_task(stack):
     stack.workers.start(concurrency=4)  # a free slot: the worker polls the queue all through the outage
     account = new_account(stack.settings)
     tasks = [submit(stack.client, account, script(8)) for _ in range(3)]
-    stack.rendering(account, tasks)
+    until_stage(stack.client, account, tasks[0], RENDERING)  # its dataflow runs
     stack.redis.halt()
     down_at = time.monotonic()
     late = stack.client.post("/api/v1/tasks", json={"script": script(2)}, headers=account.headers)
@@ -158,7 +150,7 @@ def test_postgres_restarted_while_rendering_loses_no_task(stack):
     stack.workers.start(concurrency=2)
     account = new_account(stack.settings)
     tasks = [submit(stack.client, account, script(8)) for _ in range(3)]
-    stack.rendering(account, tasks)
+    until_stage(stack.client, account, tasks[0], RENDERING)  # its dataflow runs
     stack.postgres.halt()
     down_at = time.monotonic()
     assert stack.client.get(tasks[0]["urls"]["self"], headers=account.headers).status_code == 503
