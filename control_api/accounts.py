@@ -1,90 +1,150 @@
-"""Users, API keys and credits.
+"""People and their API keys.
 
-API keys are 256-bit random tokens; only their SHA-256 is stored (a slow hash adds nothing for keys
-this long). Credits: a submission is accepted only if the balance covers it together with the user's
-unfinished tasks (checked under a row lock, so concurrent submissions cannot overcommit), a completed
-task is charged exactly once (row lock + a unique ledger index on the task id), a failed or cancelled
-one never. The ``credits >= 0`` check constraint is the last line of defence.
+A user is a person (password → access token) or a machine client (API keys only, no password); both
+may hold any number of API keys. Keys are 256-bit random tokens; only their SHA-256 is stored (a slow
+hash adds nothing for keys this long), and deleting the row revokes the key at the next request.
+Usernames and emails are unique whatever their case; a race between two registrations of one name is
+settled by the unique index (the loser's commit raises ``sqlalchemy.exc.IntegrityError``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from control_api.db import CreditTransaction, Task, TaskStatus, User
-from nodes.common.errors import InsufficientCredits
+from control_api import credits, security
+from control_api.db import ApiKey, User, UserRole, UserStatus, utcnow
 
 KEY_PREFIX = "dfk_"
+LAST_USED_EVERY = timedelta(minutes=1)  # a key's last use is written at most this often
+MAX_KEYS_PER_USER = 50
+
+
+class AccountExists(Exception):
+    """The username or the email is taken."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"that {field} is taken; choose another or sign in")
+        self.field = field
+
+
+class TooManyKeys(Exception):
+    """The user holds ``MAX_KEYS_PER_USER`` keys already."""
 
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_user(session: Session, name: str) -> tuple[User, str]:
-    """A new user and its API key (shown once, stored hashed)."""
-    if session.exec(select(User).where(User.name == name)).first():
-        raise ValueError(f"a user named {name!r} exists already")
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
-    user = User(name=name, api_key_hash=hash_key(key), api_key_prefix=key[:10])
+def by_login(session: Session, login: str) -> User | None:
+    """The user whose username or email is ``login`` (case does not matter)."""
+    login = login.strip().lower()
+    return session.exec(select(User).where(sa.or_(sa.func.lower(User.username) == login,
+                                                  sa.func.lower(User.email) == login))).first()
+
+
+def taken(session: Session, username: str | None, email: str | None) -> str | None:
+    """Which of ``username`` and ``email`` another user has ("username", "email"), or None."""
+    if username and session.exec(select(User.id).where(sa.func.lower(User.username) == username.lower())).first():
+        return "username"
+    if email and session.exec(select(User.id).where(sa.func.lower(User.email) == email.lower())).first():
+        return "email"
+    return None
+
+
+def register(session: Session, username: str, email: str, password: str, welcome_credits: int = 0) -> User:
+    """A new person (flushed; the caller commits). ``AccountExists`` when the name or email is taken."""
+    clash = taken(session, username, email)
+    if clash:
+        raise AccountExists(clash)
+    user = User(username=username, email=email.lower(), password_hash=security.hash_password(password))
     session.add(user)
     session.flush()
+    if welcome_credits:
+        credits.add(session, user, welcome_credits, "grant", "welcome credits")
+    return user
+
+
+def create_user(session: Session, username: str, *, email: str | None = None, password: str | None = None,
+                role: UserRole = UserRole.user, key_name: str = "default") -> tuple[User, str]:
+    """A user made by an operator (``dramaflow users create``) and its first API key (shown once)."""
+    clash = taken(session, username, email)
+    if clash:
+        raise ValueError(f"a user with that {clash} exists already")
+    user = User(username=username, email=email.lower() if email else None, role=role,
+                password_hash=security.hash_password(password) if password else None)
+    session.add(user)
+    session.flush()
+    _, key = create_key(session, user.id, key_name)
     return user, key
 
 
-def authenticate(session: Session, key: str) -> User | None:
+def create_key(session: Session, user_id: int, name: str) -> tuple[ApiKey, str]:
+    """A new API key: the row and the key itself, which is not stored (the caller shows it once)."""
+    count = session.exec(select(sa.func.count()).select_from(ApiKey).where(ApiKey.user_id == user_id)).one()
+    if count >= MAX_KEYS_PER_USER:
+        raise TooManyKeys(f"you hold {count} keys, the most one account may; delete one you no longer use")
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(user_id=user_id, name=name, key_hash=hash_key(key), prefix=key[:10])
+    session.add(row)
+    session.flush()
+    return row, key
+
+
+def keys_of(session: Session, user_id: int) -> list[ApiKey]:
+    return list(session.exec(select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.id)).all())
+
+
+def revoke_key(session: Session, user_id: int, key_id: int) -> bool:
+    """Delete the user's key ``key_id``; False when the user has no such key."""
+    row = session.get(ApiKey, key_id)
+    if row is None or row.user_id != user_id:
+        return False
+    session.delete(row)
+    return True
+
+
+def by_key(session: Session, key: str) -> User | None:
+    """The user holding API key ``key`` (its last use noted, at most once a minute), or None."""
     if not key.startswith(KEY_PREFIX):
         return None
-    user = session.exec(select(User).where(User.api_key_hash == hash_key(key))).first()
-    return user if user is not None and user.is_active else None
+    row = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(key))).first()
+    if row is None:
+        return None
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_EVERY:
+        row.last_used_at = now
+        session.add(row)
+        session.commit()
+    return session.get(User, row.user_id)
 
 
-def lock_user(session: Session, user_id: int) -> User:
-    return session.exec(select(User).where(User.id == user_id).with_for_update()).one()
+def by_token(session: Session, token: str, secret: str) -> User | None:
+    """The user an access token stands for, if it is valid and issued since the last password change."""
+    try:
+        user_id, version = security.read_token(token, secret)
+    except security.InvalidToken:
+        return None
+    user = session.get(User, user_id)
+    return user if user is not None and user.token_version == version else None
 
 
-def grant(session: Session, name: str, amount: int, note: str = "") -> int:
-    """Add ``amount`` credits (may be negative, not below zero); returns the new balance."""
-    user = session.exec(select(User).where(User.name == name).with_for_update()).first()
-    if user is None:
-        raise ValueError(f"no user named {name!r}")
-    if user.credits + amount < 0:
-        raise ValueError(f"{name} has {user.credits} credits; cannot take {-amount}")
-    user.credits += amount
-    session.add(CreditTransaction(user_id=user.id, amount=amount, balance_after=user.credits, type="grant",
-                                  note=note))
+def can_sign_in(user: User) -> bool:
+    return user.status != UserStatus.banned
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """Replace the password; every access token issued before stops working."""
+    user.password_hash = security.hash_password(password)
+    user.token_version += 1
+    user.updated_at = utcnow()
     session.add(user)
-    return user.credits
 
 
-def reserved(session: Session, user_id: int) -> int:
-    """Credits held by the user's tasks that may still be charged."""
-    total = session.exec(select(sa.func.coalesce(sa.func.sum(Task.credit_cost), 0)).where(
-        Task.user_id == user_id, Task.status.in_([TaskStatus.queued, TaskStatus.running]))).one()
-    return int(total)
-
-
-def check_balance(session: Session, user_id: int, cost: int) -> None:
-    """Under the user's row lock (held until commit): raise ``InsufficientCredits`` when short."""
-    user = lock_user(session, user_id)
-    available = user.credits - reserved(session, user_id)
-    if available < cost:
-        raise InsufficientCredits(cost, available)
-
-
-def charge_once(session: Session, task: Task) -> bool:
-    """Charge ``task.credit_cost`` to its owner unless already charged. Returns whether it charged."""
-    user = lock_user(session, task.user_id)
-    done = session.exec(select(CreditTransaction).where(
-        CreditTransaction.type == "charge", CreditTransaction.reference_id == str(task.id))).first()
-    if done is not None:
-        return False
-    user.credits -= task.credit_cost
-    session.add(CreditTransaction(user_id=user.id, amount=-task.credit_cost, balance_after=user.credits,
-                                  type="charge", reference_id=str(task.id), note=task.title[:300]))
+def set_status(session: Session, user: User, status: UserStatus, reason: str | None) -> None:
+    user.status, user.status_reason, user.updated_at = status, reason, utcnow()
     session.add(user)
-    return True

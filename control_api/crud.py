@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from control_api import accounts, progress
-from control_api.db import Audio, Script, Task, TaskStatus, session_scope, utcnow
+from control_api import credits, progress
+from control_api.db import Audio, Script, Task, TaskStatus, User, session_scope, utcnow
 from control_api.engines.base import RenderReport
 from control_api.settings import ServiceSettings
 
@@ -67,12 +67,13 @@ class NewTask:
     request_hash: str
     idempotency_key: str | None
     max_retries: int
+    engine_type: str = "dora"
 
 
 def create_task(session: Session, user_id: int, new: NewTask) -> tuple[Task, bool]:
     """The task of this request and whether it is new: the one stored under the same Idempotency-Key
     if there is one (``IdempotencyKeyReused`` if that was a different request), otherwise a new queued
-    row, flushed, once the user's balance covers its cost (``accounts.InsufficientCredits``; the user's
+    row, flushed, once the user's balance covers its cost (``InsufficientCredits``; the user's
     row stays locked until the caller commits)."""
     if new.idempotency_key:
         existing = session.exec(select(Task).where(Task.user_id == user_id,
@@ -81,11 +82,12 @@ def create_task(session: Session, user_id: int, new: NewTask) -> tuple[Task, boo
             if existing.request_hash != new.request_hash:
                 raise IdempotencyKeyReused(new.idempotency_key)
             return existing, False
-    accounts.check_balance(session, user_id, new.credit_cost)  # locks the user row until commit
+    credits.check_balance(session, user_id, new.credit_cost)  # locks the user row until commit
     task = Task(user_id=user_id, script_id=new.script_id, script_text=new.script_text, title=new.title,
                 template=new.template, voice_config=new.voice_config, options=new.options,
                 credit_cost=new.credit_cost, chars_processed=new.chars, segments=new.segments,
-                idempotency_key=new.idempotency_key, request_hash=new.request_hash, max_retries=new.max_retries)
+                idempotency_key=new.idempotency_key, request_hash=new.request_hash, max_retries=new.max_retries,
+                engine_type=new.engine_type)
     session.add(task)
     session.flush()
     return task, True
@@ -188,12 +190,15 @@ def complete(settings: ServiceSettings, task_id: uuid.UUID, report: RenderReport
         task = session.exec(select(Task).where(Task.id == task_id).with_for_update()).first()
         if task is None or TaskStatus(task.status).final:
             return False
-        expires = utcnow() + timedelta(days=settings.audio_ttl_days)
+        keep = task.options.get("keep")
+        if keep is None:
+            keep = session.get(User, task.user_id).keep_audio
+        expires = None if keep else utcnow() + timedelta(days=settings.audio_ttl_days)
         for fmt in ("wav", "mp3"):
             path = files[fmt]
             session.add(Audio(task_id=task.id, format=fmt, file_path=str(path), size_bytes=path.stat().st_size,
                               duration_s=report.duration_s, sample_rate=report.sample_rate, expires_at=expires))
-        accounts.charge_once(session, task)
+        credits.charge_once(session, task)
         task.status, task.progress, task.stage = TaskStatus.completed, 100, "output"
         task.duration_s, task.segments = report.duration_s, report.segments
         task.tts_requests = int(report.tts.get("requests", 0))

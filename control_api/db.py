@@ -43,17 +43,63 @@ class TaskStatus(StrEnum):
         return self in (TaskStatus.completed, TaskStatus.failed, TaskStatus.cancelled)
 
 
+class UserRole(StrEnum):
+    user = "user"
+    admin = "admin"
+
+
+class UserStatus(StrEnum):
+    active = "active"
+    suspended = "suspended"  # reads, cannot submit
+    banned = "banned"  # cannot sign in or use a key
+
+
+class CreditType(StrEnum):
+    purchase = "purchase"
+    grant = "grant"
+    audio_generation = "audio_generation"
+    script_generation = "script_generation"
+    refund = "refund"
+
+
 class User(SQLModel, table=True):
+    """A person (password and JWT) or a machine client (API keys only: no password). Usernames and
+    emails are unique whatever their case (functional unique indexes on ``lower()``)."""
+
     __tablename__ = "users"
-    __table_args__ = (sa.CheckConstraint("credits >= 0", name="credits_not_negative"),)
+    __table_args__ = (
+        sa.CheckConstraint("credit_balance >= 0", name="credits_not_negative"),
+        sa.Index("users_username_lower", sa.text("lower(username)"), unique=True),
+        sa.Index("users_email_lower", sa.text("lower(email)"), unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=100, sa_column_kwargs={"unique": True}, nullable=False)
-    api_key_hash: str = Field(max_length=64, index=True, sa_column_kwargs={"unique": True})  # sha256 hex
-    api_key_prefix: str = Field(max_length=16)  # shown in listings, never enough to authenticate
-    credits: int = 0
-    is_active: bool = True
+    username: str = Field(max_length=100, nullable=False)
+    email: str | None = Field(default=None, max_length=254)
+    password_hash: str | None = Field(default=None, max_length=255)
+    role: str = Field(default=UserRole.user, max_length=20)
+    status: str = Field(default=UserStatus.active, max_length=20)
+    status_reason: str | None = Field(default=None, max_length=300)
+    credit_balance: int = 0
+    total_credit_purchased: int = 0
+    keep_audio: bool = False  # the default of a task's `keep` option: audio that never expires
+    token_version: int = 0  # raised on a password change: every token issued before it stops working
     created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ApiKey(SQLModel, table=True):
+    """A machine client's key: 256 random bits, only its SHA-256 stored; deleting the row revokes it."""
+
+    __tablename__ = "api_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    name: str = Field(max_length=100)
+    key_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})  # sha256 hex
+    prefix: str = Field(max_length=16)  # shown in listings, never enough to authenticate
+    created_at: datetime = _ts()
+    last_used_at: datetime | None = Field(default=None, sa_column=Column(sa.DateTime(timezone=True)))
 
 
 class Script(SQLModel, table=True):
@@ -63,19 +109,35 @@ class Script(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id", index=True)
     title: str = Field(default="", max_length=300)
     content: str = Field(sa_column=Column(sa.Text, nullable=False))
+    source: str = Field(default="uploaded", max_length=20)  # uploaded | ai_generated | template
+    generation_params: dict | None = Field(default=None, sa_column=Column(sa.JSON))
+    estimated_chars: int | None = None
+    estimated_duration_s: float | None = None
+    conversation_id: uuid.UUID | None = Field(default=None, sa_column=Column(
+        sa.Uuid, sa.ForeignKey("conversations.id", use_alter=True, name="scripts_conversation_id_fkey")))
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
 
 class Conversation(SQLModel, table=True):
-    """A chat that produced scripts (kept from the original plan; no endpoints yet)."""
+    """A chat with the script writer (issue 16 adds its endpoints)."""
 
     __tablename__ = "conversations"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True)
+    script_id: uuid.UUID | None = Field(default=None, foreign_key="scripts.id")
     title: str = Field(default="", max_length=300)
+    topic: str = Field(default="", sa_column=Column(sa.Text, nullable=False, server_default=""))
+    style: str | None = Field(default=None, max_length=30)
+    target_duration_s: float | None = None
+    speakers: list | None = Field(default=None, sa_column=Column(sa.JSON))
+    status: str = Field(default="active", max_length=20)  # active | completed | abandoned
+    message_count: int = 0
+    total_tokens: int = 0
+    total_cost: float = 0.0
     created_at: datetime = _ts()
+    updated_at: datetime = _ts()
 
 
 class ConversationMessage(SQLModel, table=True):
@@ -83,9 +145,11 @@ class ConversationMessage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: uuid.UUID = Field(foreign_key="conversations.id", index=True)
-    role: str = Field(max_length=20)
+    role: str = Field(max_length=20)  # user | assistant | system
     content: str = Field(sa_column=Column(sa.Text, nullable=False))
     script_id: uuid.UUID | None = Field(default=None, foreign_key="scripts.id")
+    # model, prompt_tokens, completion_tokens, cost, latency_s ("metadata" is taken on a SQLModel class)
+    details: dict | None = Field(default=None, sa_column=Column("metadata", sa.JSON))
     created_at: datetime = _ts()
 
 
@@ -141,20 +205,22 @@ class Audio(SQLModel, table=True):
 
 
 class CreditTransaction(SQLModel, table=True):
-    """Append-only ledger. One ``charge`` per task at most (partial unique index on reference_id)."""
+    """Append-only ledger. One ``audio_generation`` charge per task at most (a partial unique index on
+    reference_id)."""
 
     __tablename__ = "credit_transactions"
     __table_args__ = (
-        sa.Index("credit_charge_once", "reference_id", unique=True, postgresql_where=sa.text("type = 'charge'")),
+        sa.Index("credit_charge_once", "reference_id", unique=True,
+                 postgresql_where=sa.text("type = 'audio_generation'")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True)
     amount: int  # positive adds, negative takes
     balance_after: int
-    type: str = Field(max_length=20)  # grant | charge
-    reference_id: str | None = Field(default=None, max_length=100)
-    note: str = Field(default="", max_length=300)
+    type: str = Field(max_length=20)  # CreditType
+    reference_id: str | None = Field(default=None, max_length=100)  # the task (or conversation) it is for
+    description: str = Field(default="", max_length=300)
     created_at: datetime = _ts()
 
 

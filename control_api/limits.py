@@ -75,5 +75,13 @@ def estimate_duration_s(plan: Plan, limits: Limits | None = None) -> float:
     return total
 
 
+def minimax_characters(plan: Plan) -> int:
+    """Characters MiniMax would bill for ``plan``'s MiniMax lines before cache hits: input characters,
+    a Chinese (CJK) character counting 2 (design reference: minimax-t2a.md, billing)."""
+    return sum(len(segment.text) + sum(1 for c in segment.text if is_cjk(c))
+               for utterance in plan.utterances if utterance.voice.provider == "minimax"
+               for segment in utterance.segments)
+
+
 def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{math.ceil(seconds / 60)} min"

@@ -11,17 +11,27 @@ from pathlib import Path
 from typing import Any
 
 from control_api.engines.base import SETTING_GROUPS, RenderOptions
-from control_api.limits import Limits, estimate_duration_s
+from control_api.limits import Limits, estimate_duration_s, minimax_characters
 from control_api.settings import ServiceSettings
 from control_api.templates import stage_settings, template_names
 from nodes.ambience.backends.registry import library_roots
 from nodes.common.errors import ConfigError, collect_warnings
-from nodes.common.voices import VoiceLibrary, load_voices, providers_from_env
+from nodes.common.voices import VoiceLibrary, default_voices_path, load_voices, providers_from_env
 from nodes.segmenter.core import parse_script
 
 
-@lru_cache(maxsize=4)
 def library_for(path: Path | None) -> VoiceLibrary:
+    """voices.yaml (``path``, or the default), read again whenever the file changes: no restart needed."""
+    path = path or default_voices_path()
+    try:
+        stat = path.stat()
+    except OSError:
+        return load_voices(path)  # says what is wrong with the path
+    return _library(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _library(path: Path, _mtime_ns: int, _size: int) -> VoiceLibrary:
     return load_voices(path)
 
 
@@ -33,13 +43,17 @@ class Validated:
     warnings: list[str]
     duration_s: float = 0.0  # estimated output length (an upper estimate)
     cost: int = 1  # credits
+    minimax_chars: int = 0  # what MiniMax would bill, before cache hits
 
 
 def render_options(voice_config: dict[str, Any], options: dict[str, Any]) -> RenderOptions:
-    """``options`` = {"seed": int, "settings": {group: {key: value}}} (what ``--set`` takes on the CLI)."""
-    unknown = set(options) - {"seed", "settings"}
+    """``options`` = {"seed": int, "settings": {group: {key: value}}} (what ``--set`` takes on the CLI), and
+    ``keep`` (bool: the audio never expires; the worker reads it)."""
+    unknown = set(options) - {"seed", "settings", "keep"}
     if unknown:
-        raise ConfigError(f"unknown option(s) {sorted(unknown)}: options take 'seed' and 'settings'")
+        raise ConfigError(f"unknown option(s) {sorted(unknown)}: options take 'seed', 'settings' and 'keep'")
+    if not isinstance(options.get("keep", False), bool):
+        raise ConfigError("options.keep must be true or false")
     settings = options.get("settings") or {}
     if not isinstance(settings, dict) or not all(isinstance(v, dict) for v in settings.values()):
         raise ConfigError(f"options.settings must map a group ({', '.join(SETTING_GROUPS)}) to {{key: value}}")
@@ -71,7 +85,7 @@ def validate(settings: ServiceSettings, script: str, template: str, voice_config
     duration_s = estimate_duration_s(plan, Limits(settings.max_duration_s, settings.max_lines, settings.max_chars))
     chars = sum(len(s.text) for s in segments)
     return Validated(title=plan.title, chars=chars, segments=len(segments), warnings=notes, duration_s=duration_s,
-                     cost=settings.credit_cost(chars, duration_s))
+                     cost=settings.credit_cost(chars, duration_s), minimax_chars=minimax_characters(plan))
 
 
 def request_hash(script: str, template: str, voice_config: dict[str, Any], options: dict[str, Any]) -> str:

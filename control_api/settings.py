@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from functools import lru_cache
+import secrets
+from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nodes.common.settings import is_placeholder
@@ -72,6 +74,17 @@ class ServiceSettings(BaseSettings):
     db_pool_timeout_s: float = Field(10.0, gt=0)  # then 503, never a hung request
     api_helper_processes: int = Field(2, ge=1)  # validate submissions and render previews off the API
     reconcile_after_s: float = Field(60.0, ge=0)  # a task row no job stands for this long is taken up again
+    default_engine: Literal["dora", "direct"] = "dora"  # a task that names no engine_type renders on this
+
+    # accounts (README: Accounts and credits)
+    secret_key: SecretStr | None = None  # signs access tokens; unset: a random one per API process (warned)
+    access_token_expire_s: int = Field(3600, ge=60, le=30 * 86400)
+    registration_open: bool = True  # POST /auth/register answers 403 when False
+    welcome_credits: int = Field(0, ge=0)  # granted to each account that registers
+    login_max_failures: int = Field(5, ge=1)  # per account, then 429 until the window ends
+    login_max_failures_per_address: int = Field(20, ge=1)  # per client address
+    login_window_s: int = Field(900, ge=1)  # failures are counted over, and lock out for, this long
+    common_passwords_file: Path | None = None  # more passwords to refuse, one per line
 
     @field_validator("database_url")
     @classmethod
@@ -86,6 +99,25 @@ class ServiceSettings(BaseSettings):
             raise ValueError("its password is a placeholder from an example (such as CHANGE-ME): set the real one")
         return value
 
+    @field_validator("secret_key")
+    @classmethod
+    def _real_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value()
+        if is_placeholder(secret):
+            raise ValueError("DRAMAFLOW_SECRET_KEY is a placeholder from an example (such as CHANGE-ME): set a "
+                             "random one, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
+        if len(secret) < 32:
+            raise ValueError("DRAMAFLOW_SECRET_KEY must have at least 32 characters: "
+                             "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
+        return value
+
+    @cached_property
+    def token_secret(self) -> str:
+        """The secret that signs access tokens (one random per process when none is set)."""
+        return self.secret_key.get_secret_value() if self.secret_key else secrets.token_urlsafe(48)
+
     @property
     def tasks_dir(self) -> Path:
         return self.data_dir.resolve() / "tasks"
@@ -93,6 +125,10 @@ class ServiceSettings(BaseSettings):
     @property
     def audio_dir(self) -> Path:
         return self.data_dir.resolve() / "audio"
+
+    def audio_folder(self, task_id: str, created_at) -> Path:
+        """Where a task's finished files live: ``audio/YYYY/MM/<task id>/`` by the month it was submitted."""
+        return self.audio_dir / f"{created_at:%Y}" / f"{created_at:%m}" / task_id
 
     @property
     def previews_dir(self) -> Path:

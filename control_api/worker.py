@@ -7,7 +7,7 @@
 - A transient error is retried ``task_retries`` times; script and permanent errors fail at once;
   the time limit stops the dataflow and fails the task; a cancel flag in Redis stops it within
   ``cancel_poll_s`` + dora's stop grace.
-- On success the outputs move to ``DATA_DIR/audio/<task>/``, the Audio rows are written, and the task
+- On success the outputs move to ``DATA_DIR/audio/YYYY/MM/<task>/``, the Audio rows are written, and the task
   is charged and completed in one transaction (charged once, even if the job is delivered twice).
 - A daily cron sweeps task folders older than ``scratch_ttl_h`` and audio past its expiry.
 """
@@ -18,6 +18,7 @@ import asyncio
 import errno
 import json
 import logging
+import os
 import shutil
 import threading
 import time
@@ -42,7 +43,7 @@ from control_api.db import (
     session_scope,
     utcnow,
 )
-from control_api.engines.base import ProgressEvent, RenderReport
+from control_api.engines.base import Engine, ProgressEvent, RenderReport
 from control_api.engines.dora import DoraEngine, kill_leftovers
 from control_api.queue import OUTPUT_NAME, redis_settings
 from control_api.service import library_for, render_options
@@ -176,7 +177,7 @@ async def _infrastructure_failure(ctx: dict[str, Any], task: Task, exc: Exceptio
 
 async def _run(ctx: dict[str, Any], task: Task, settings: ServiceSettings) -> str:
     task_id = str(task.id)
-    task_dir, audio_dir = settings.tasks_dir / task_id, settings.audio_dir / task_id
+    task_dir, audio_dir = settings.tasks_dir / task_id, settings.audio_folder(task_id, task.created_at)
     report = await asyncio.to_thread(rendered_before, task_dir, audio_dir)
     if report is None:  # (a render whose publishing failed is published now, not rendered again)
         outcome = await _render(ctx, task, settings, task_dir)
@@ -187,7 +188,8 @@ async def _run(ctx: dict[str, Any], task: Task, settings: ServiceSettings) -> st
     files = await asyncio.to_thread(publish_outputs, report, audio_dir)
     if await asyncio.to_thread(complete, settings, task.id, report, files):
         await _final(ctx, task_id, TaskStatus.completed, duration_s=report.duration_s, segments=report.segments,
-                     lufs=report.lufs, true_peak_dbtp=report.true_peak_dbtp, warnings=report.warnings)
+                     lufs=report.lufs, true_peak_dbtp=report.true_peak_dbtp, warnings=report.warnings,
+                     engine=report.engine)
     shutil.rmtree(task_dir, ignore_errors=True)
     return "completed"
 
@@ -215,7 +217,7 @@ async def _render(ctx: dict[str, Any], task: Task, settings: ServiceSettings, ta
     events: asyncio.Queue[ProgressEvent | None] = asyncio.Queue()
     cancel = threading.Event()
     tracker = progress.Tracker()
-    engine: DoraEngine = ctx["engine"]
+    engine = engine_for_task(ctx, task)
 
     def render() -> RenderReport:
         try:
@@ -372,6 +374,21 @@ async def reconcile(ctx: dict[str, Any]) -> dict[str, int]:
     return counts
 
 
+def engine_for_task(ctx: dict[str, Any], task: Task) -> Engine:
+    """The engine the task asks for (``engine_type``), with voices.yaml as it is now."""
+    settings: ServiceSettings = ctx["settings"]
+    if task.engine_type == "direct":
+        if "direct" not in ctx:  # loaded on first use: the stage code stays out of a dora-only worker
+            from control_api.engines.direct import DirectEngine
+
+            ctx["direct"] = DirectEngine(env={**os.environ, **node_env(settings)})
+        engine = ctx["direct"]
+    else:
+        engine = ctx["engine"]
+    engine.library = library_for(settings.voices_file)
+    return engine
+
+
 async def _startup(ctx: dict[str, Any]) -> None:
     settings: ServiceSettings = ctx["settings"]
     settings.tasks_dir.mkdir(parents=True, exist_ok=True)
@@ -381,9 +398,9 @@ async def _startup(ctx: dict[str, Any]) -> None:
 
 
 async def _shutdown(ctx: dict[str, Any]) -> None:
-    engine = ctx.get("engine")
-    if engine is not None:
-        await asyncio.to_thread(engine.close)
+    for name in ("direct", "engine"):
+        if ctx.get(name) is not None:
+            await asyncio.to_thread(ctx[name].close)
 
 
 def node_env(settings: ServiceSettings) -> dict[str, str]:

@@ -4,6 +4,7 @@ limit, request metrics), the problem handlers and the routes."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from contextlib import asynccontextmanager
 
@@ -20,12 +21,16 @@ from control_api.offload import Offload
 from control_api.queue import redis_settings
 from control_api.settings import ServiceSettings, get_settings
 
+log = logging.getLogger("dramaflow.api")
 REQUESTS = Counter("dramaflow_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("dramaflow_http_request_seconds", "HTTP request latency", ["method", "route"])
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    if settings.secret_key is None:
+        log.warning("DRAMAFLOW_SECRET_KEY is not set: access tokens are signed with a random secret of this "
+                    "process and stop working when it restarts; set one for production")
     configure_pool(settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout_s)
 
     @asynccontextmanager
@@ -43,7 +48,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             await asyncio.to_thread(app.state.offload.close)
 
     app = FastAPI(title="dramaflow", version="0.1.0", lifespan=lifespan,
-                  description="Scripts to finished, mastered audio. Authenticate with `Authorization: Bearer <key>`.")
+                  description="Scripts to finished, mastered audio. Authenticate with `Authorization: Bearer <token>`: "
+                              "an access token from POST /api/v1/auth/login, or an API key.")
     app.state.settings = settings
     install_problem_handlers(app)
     app.include_router(api_router)

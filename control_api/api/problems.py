@@ -12,13 +12,14 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from control_api import accounts
-from nodes.common.errors import ConfigError, ScriptError
+from nodes.common.errors import ConfigError, InsufficientCredits, ScriptError
 
 PROBLEM = "application/problem+json"
 
 
 class Problem(HTTPException):
+    """A problem response; ``retry_after_s`` (for 429) becomes the Retry-After header and a field."""
+
     def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
         super().__init__(status_code=status, detail=detail)
         self.title, self.extra = title, extra
@@ -30,6 +31,8 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 503:
         headers = {"Retry-After": "5"}
+    if extra.get("retry_after_s") is not None:
+        headers = {"Retry-After": str(extra["retry_after_s"])}
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -60,8 +63,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _config(_request: Request, exc: ConfigError) -> JSONResponse:
         return problem(422, "Invalid configuration", str(exc))
 
-    @app.exception_handler(accounts.InsufficientCredits)
-    async def _credits(_request: Request, exc: accounts.InsufficientCredits) -> JSONResponse:
+    @app.exception_handler(InsufficientCredits)
+    async def _credits(_request: Request, exc: InsufficientCredits) -> JSONResponse:
         return problem(402, "Insufficient credits", str(exc), needed=exc.needed, available=exc.available)
 
     @app.exception_handler(sa.exc.TimeoutError)

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from control_api import accounts
+from control_api import accounts, credits
 from control_api.db import session_scope
 from tests.control_api.service.conftest import Account, Workers, final_status
 
@@ -30,8 +30,8 @@ POLL_INTERVAL_S = 0.1  # each poller asks 10 times a second, as a busy dashboard
 def test_bench_tasks_per_hour_and_polling_latency(settings, api_url, tmp_path):
     with session_scope(settings.database_url) as session:
         user, key = accounts.create_user(session, f"bench-{time.monotonic_ns()}")
-        accounts.grant(session, user.name, 10**6)
-    account = Account(user.name, key, user.id)
+        credits.grant(session, user.username, 10**6)
+    account = Account(user.username, key, user.id)
     headers = account.headers
     demo = (ROOT / "scripts" / "the-lighthouse.md").read_text(encoding="utf-8")
     pool = Workers(settings, tmp_path)

@@ -15,12 +15,20 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import Counter
 from sqlmodel import select
 
-from control_api import accounts, crud, progress
-from control_api.api.deps import API_PREFIX, CurrentUser, SessionDep, SettingsDep, own_task
-from control_api.api.models import TaskAccepted, TaskCreate, TaskDetail, TaskList, TaskPublic, TaskState
+from control_api import credits, crud, progress
+from control_api.api.deps import API_PREFIX, ActiveUser, CurrentUser, SessionDep, SettingsDep, own_task
+from control_api.api.models import (
+    TaskAccepted,
+    TaskCreate,
+    TaskDetail,
+    TaskEstimate,
+    TaskList,
+    TaskPublic,
+    TaskState,
+)
 from control_api.api.problems import Problem, not_found
-from control_api.db import Task, TaskStatus, session_scope
-from control_api.service import request_hash, validate
+from control_api.db import Task, TaskStatus, User, session_scope
+from control_api.service import Validated, request_hash, validate
 from control_api.settings import ServiceSettings
 
 log = logging.getLogger("dramaflow.api")
@@ -32,9 +40,9 @@ QUEUE_AWAY = ("the queue is unreachable right now: the task is stored and will b
 router = APIRouter(prefix=API_PREFIX, tags=["tasks"])
 
 
-@router.post("/tasks", status_code=202, summary="Submit a script for rendering", response_model=TaskAccepted)
-async def submit(body: TaskCreate, request: Request, user: CurrentUser, settings: SettingsDep,
-                 idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> JSONResponse:
+async def checked_submission(body: TaskCreate, request: Request, user: User,
+                             settings: ServiceSettings) -> tuple[str, Validated]:
+    """The script of ``body`` (given, or stored and the user's) and what validating it found."""
     def stored_script() -> str:
         if body.script_id is None:
             return body.script or ""
@@ -48,14 +56,37 @@ async def submit(body: TaskCreate, request: Request, user: CurrentUser, settings
     # parsing a long script takes seconds of CPU: in a helper process, not on this event loop
     checked = await request.app.state.offload.run(validate, settings, script, body.template, body.voice_config,
                                                   body.options)
+    return script, checked
+
+
+@router.post("/tasks/estimate", summary="What a submission would cost, before anything is queued",
+             response_model=TaskEstimate)
+async def estimate(body: TaskCreate, request: Request, user: CurrentUser, settings: SettingsDep) -> TaskEstimate:
+    _, checked = await checked_submission(body, request, user, settings)
+
+    def available() -> int:
+        with session_scope(settings.database_url) as session:
+            return session.get(User, user.id).credit_balance - credits.reserved(session, user.id)
+
+    left = await run_in_threadpool(available)
+    return TaskEstimate(chars=checked.chars, segments=checked.segments, estimated_duration_s=round(checked.duration_s, 1),
+                        credits=checked.cost, minimax_characters=checked.minimax_chars, available=left,
+                        sufficient=left >= checked.cost, warnings=checked.warnings)
+
+
+@router.post("/tasks", status_code=202, summary="Submit a script for rendering", response_model=TaskAccepted)
+async def submit(body: TaskCreate, request: Request, user: ActiveUser, settings: SettingsDep,
+                 idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> JSONResponse:
+    script, checked = await checked_submission(body, request, user, settings)
+    engine = body.engine_type or settings.default_engine
 
     def store() -> tuple[Task, bool]:
         new = crud.NewTask(
             script_text=script, script_id=body.script_id, title=checked.title, template=body.template,
             voice_config=body.voice_config, options=body.options, credit_cost=checked.cost, chars=checked.chars,
             segments=checked.segments, request_hash=request_hash(script, body.template, body.voice_config,
-                                                                 body.options),
-            idempotency_key=idempotency_key, max_retries=settings.task_retries)
+                                                                 body.options | {"engine_type": engine}),
+            idempotency_key=idempotency_key, max_retries=settings.task_retries, engine_type=engine)
         try:
             with session_scope(settings.database_url) as session:
                 return crud.create_task(session, user.id, new)
@@ -82,10 +113,14 @@ async def submit(body: TaskCreate, request: Request, user: CurrentUser, settings
 @router.get("/tasks", summary="Your tasks, newest first", response_model=TaskList)
 def list_tasks(user: CurrentUser, session: SessionDep, settings: SettingsDep,
                limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: Annotated[int, Query(ge=0)] = 0,
-               status: Annotated[TaskState | None, Query()] = None) -> TaskList:
+               status: Annotated[TaskState | None, Query()] = None,
+               script_id: Annotated[uuid.UUID | None, Query(description="only the renders of this script")] = None,
+               ) -> TaskList:
     query = select(Task).where(Task.user_id == user.id)
     if status:
         query = query.where(Task.status == status)
+    if script_id:
+        query = query.where(Task.script_id == script_id)
     total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(Task.created_at.desc()).offset(offset).limit(limit)).all()
     return TaskList(items=[TaskPublic.of(t) for t in rows], total=total, limit=limit, offset=offset)
@@ -168,6 +203,6 @@ def _sse(event: str, data: str, entry_id: str | None) -> str:
     return f"{head}event: {event}\ndata: {data}\n\n"
 
 
-def _owned(settings: ServiceSettings, user: accounts.User, task_id: uuid.UUID) -> Task:
+def _owned(settings: ServiceSettings, user: User, task_id: uuid.UUID) -> Task:
     with session_scope(settings.database_url) as session:
         return own_task(session, user, task_id)

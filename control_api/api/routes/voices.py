@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
@@ -18,7 +19,8 @@ router = APIRouter(prefix=API_PREFIX, tags=["voices"])
 
 @router.get("/voices", summary="Voices of voices.yaml", response_model=list[VoicePublic])
 def voices(_user: CurrentUser, settings: SettingsDep) -> list[VoicePublic]:
-    return [VoicePublic.model_validate(row) for row in library_for(settings.voices_file).as_rows()]
+    return [VoicePublic.model_validate(row | {"preview_url": f"{API_PREFIX}/voices/{quote(row['id'], safe='')}/preview"})
+            for row in library_for(settings.voices_file).as_rows()]
 
 
 @router.get("/voices/{voice_id}/preview", summary="A short sample of the voice (WAV, cached)")

@@ -23,6 +23,7 @@ import redis as redis_sync
 import sqlalchemy as sa
 
 from control_api import accounts
+from control_api.credits import grant
 from control_api.db import Task, TaskStatus, session_scope, upgrade
 from control_api.servers import start_postgres, start_redis
 from control_api.settings import ServiceSettings
@@ -165,7 +166,7 @@ def new_account(settings: ServiceSettings, credits: int = 1000) -> Account:
     with session_scope(settings.database_url) as session:
         user, key = accounts.create_user(session, name)
         if credits:
-            accounts.grant(session, name, credits)
+            grant(session, name, credits)
     return Account(name, key, user.id)
 
 

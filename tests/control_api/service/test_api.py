@@ -58,11 +58,12 @@ def test_requests_without_a_valid_key_get_401_problem(client, make_user):
 def test_api_keys_are_stored_hashed(settings, make_user):
     account = make_user()
     with session_scope(settings.database_url) as session:
-        from control_api.db import User
+        from control_api.db import ApiKey, User
 
         user = session.get(User, account.id)
-        assert account.key not in (user.api_key_hash, user.api_key_prefix)
-        assert len(user.api_key_hash) == 64
+        [key] = session.exec(select(ApiKey).where(ApiKey.user_id == user.id)).all()
+        assert account.key not in (key.key_hash, key.prefix) and account.key.startswith(key.prefix)
+        assert len(key.key_hash) == 64
 
 
 def test_other_users_see_404_for_tasks_files_and_scripts(client, make_user):
@@ -243,7 +244,7 @@ def test_twenty_concurrent_submissions_never_overcommit_credits(api_url, make_us
 
 
 def test_charge_happens_once_per_task(settings, make_user):
-    from control_api.accounts import charge_once
+    from control_api.credits import charge_once
 
     account = make_user(credits=100)
     with session_scope(settings.database_url) as session:
@@ -256,7 +257,7 @@ def test_charge_happens_once_per_task(settings, make_user):
     assert results == [True, False, False]
     with session_scope(settings.database_url) as session:
         ledger = session.exec(select(CreditTransaction).where(CreditTransaction.user_id == account.id)).all()
-        assert [(r.type, r.amount, r.balance_after) for r in ledger] == [("grant", 100, 100), ("charge", -7, 93)]
+        assert [(r.type, r.amount, r.balance_after) for r in ledger] == [("grant", 100, 100), ("audio_generation", -7, 93)]
 
 
 def test_cancel_of_a_queued_task_is_immediate_and_final(client, make_user):

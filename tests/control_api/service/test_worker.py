@@ -108,11 +108,14 @@ def test_submit_render_download_with_every_stage_in_order(client, make_user, set
     assert [i for i, _, _ in rest if i] == ids[ids.index(middle) + 1:]
 
     ledger = charges(settings, task["id"])
-    assert [(r.type, r.amount, r.balance_after) for r in ledger] == [("charge", -done["credit_cost"],
+    assert [(r.type, r.amount, r.balance_after) for r in ledger] == [("audio_generation", -done["credit_cost"],
                                                                      50 - done["credit_cost"])]
     with session_scope(settings.database_url) as session:
         assert {a.format for a in session.exec(select(Audio).where(Audio.task_id == task["id"]))} == {"wav", "mp3"}
-    assert not (settings.tasks_dir / task["id"]).exists()  # scratch removed; audio kept in audio_dir
+    assert not (settings.tasks_dir / task["id"]).exists()  # scratch removed; audio kept by month of submission
+    month = done["created_at"][:7].replace("-", "/")
+    assert sorted(p.name for p in (settings.audio_dir / month / task["id"]).iterdir()) == [
+        "output.mp3", "output.wav"], "audio/YYYY/MM/<task id>/"
 
 
 def test_cancel_stops_the_dataflow_and_leaves_no_process(client, make_user, settings, workers):
