@@ -69,9 +69,11 @@ def password_problem(password: str, *context: str | None, extra_list: Path | Non
         return f"use at most {MAX_PASSWORD_CHARS} characters"
     lowered = password.lower()
     common = common_passwords() | (common_passwords(extra_list) if extra_list else frozenset())
-    # the word inside: symbols and digits around it removed, then l33t spellings undone (p@ssw0rd1! → password)
-    core = re.sub(r"^[\W\d_]+|[\W\d_]+$", "", lowered).translate(LEET) or lowered
-    if lowered in common or core in common or core.rstrip("s") in common:
+    # the word inside: symbols and digits around it removed, l33t spellings undone (p@ssw0rd1! → password,
+    # $unshine!! → sunshine)
+    trailing = re.sub(r"[\W\d_]+$", "", lowered)
+    cores = {re.sub(r"^[\W\d_]+", "", trailing).translate(LEET), re.sub(r"^[\W\d_]+", "", trailing.translate(LEET))}
+    if lowered in common or any(core in common or core.rstrip("s") in common for core in cores if core):
         return "this password is among the most common ones; choose one that is not"
     if len(set(lowered)) <= 2 or any(lowered in s or lowered in s[::-1] or lowered in s * 2 for s in SEQUENCES):
         return "a repeated character or a run of keys is guessed at once; choose something else"

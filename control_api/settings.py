@@ -106,10 +106,10 @@ class ServiceSettings(BaseSettings):
             return None
         secret = value.get_secret_value()
         if is_placeholder(secret):
-            raise ValueError("DRAMAFLOW_SECRET_KEY is a placeholder from an example (such as CHANGE-ME): set a "
+            raise ValueError("it is a placeholder from an example (such as CHANGE-ME): set a "
                              "random one, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
         if len(secret) < 32:
-            raise ValueError("DRAMAFLOW_SECRET_KEY must have at least 32 characters: "
+            raise ValueError("use at least 32 characters: "
                              "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
         return value
 

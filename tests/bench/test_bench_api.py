@@ -102,3 +102,43 @@ def test_bench_event_loop_under_validation_and_memory_under_previews(settings, t
           f" submissions took {', '.join(f'{s:.1f}' for s in sorted(took))} s")
     print(f"API memory (VmRSS): {before:.0f} MiB before, {after:.0f} MiB after {len(voices)} voice previews "
           f"({rendered.count(200)} rendered in {previews_s:.1f} s, {len(voices) - rendered.count(200)} unavailable)")
+
+
+def test_bench_sign_in_timing_and_memory(settings, tmp_path):
+    """Sign-in: a wrong password and an unknown user take the same time (both check one argon2id hash);
+    20 sign-ins at once stay within the hashing semaphore's memory."""
+    password, rounds = "violet harbour lantern", 15
+    env = {"DRAMAFLOW_LOGIN_MAX_FAILURES": "100000", "DRAMAFLOW_LOGIN_MAX_FAILURES_PER_ADDRESS": "100000"}
+    with running_api(settings, tmp_path, **env) as (url, proc), httpx.Client(base_url=url, timeout=120) as client:
+        name = f"bench{time.monotonic_ns()}"
+        assert client.post("/api/v1/auth/register", json={"username": name, "email": f"{name}@example.org",
+                                                          "password": password}).status_code == 201
+
+        def timed(username: str, secret: str) -> float:
+            t0 = time.perf_counter()
+            client.post("/api/v1/auth/login", data={"username": username, "password": secret})
+            return (time.perf_counter() - t0) * 1000
+
+        cases = {"right password": (name, password), "wrong password": (name, "wrong password!!"),
+                 "unknown user": (f"nobody{time.monotonic_ns()}", "wrong password!!")}
+        times = {label: [] for label in cases}
+        for _ in range(rounds):  # interleaved, so that a busy moment of the machine hits every case alike
+            for label, (user, secret) in cases.items():
+                times[label].append(timed(user, secret))
+        before = rss_mib(proc.pid)
+
+        def burst() -> None:
+            with httpx.Client(base_url=url, timeout=120) as c:
+                c.post("/api/v1/auth/login", data={"username": name, "password": password})
+        threads = [threading.Thread(target=burst) for _ in range(20)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        burst_s, after = time.perf_counter() - t0, rss_mib(proc.pid)
+    print()
+    for label, ms in times.items():
+        print(f"POST /auth/login, {label}: median {statistics.median(ms):.1f} ms, "
+              f"min {min(ms):.1f}, max {max(ms):.1f} ({rounds} each)")
+    print(f"20 sign-ins at once: {burst_s:.2f} s; API memory (VmRSS) {before:.0f} MiB before, {after:.0f} MiB after")

@@ -98,3 +98,11 @@ def test_a_placeholder_minimax_key_is_an_error_not_a_key():
     with pytest.raises(ConfigError, match="placeholder"):
         MiniMaxConfig.from_env({"MINIMAX_API_KEY": "CHANGE-ME"})
     assert MiniMaxConfig.from_env({"MINIMAX_API_KEY": "sk-real-looking-key-123"}) is not None
+
+
+def test_serve_refuses_the_example_secret_key_at_start():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRAMAFLOW_")}
+    env.update(DRAMAFLOW_SECRET_KEY="CHANGE-ME", COLUMNS="200")  # as deploy/dramaflow.env.example has it
+    proc = subprocess.run([str(BIN / "dramaflow"), "serve"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error: DRAMAFLOW_SECRET_KEY: it is a placeholder from an example"), proc.stderr

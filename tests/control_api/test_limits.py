@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from control_api.limits import Limits, estimate_duration_s, speech_seconds
+from control_api.limits import Limits, estimate_duration_s, minimax_characters, speech_seconds
 from control_api.settings import ServiceSettings
 from nodes.common.errors import ScriptError
 from nodes.segmenter.core import parse_script
@@ -59,3 +59,12 @@ def test_the_price_is_the_larger_of_characters_and_started_minutes():
     assert settings.credit_cost(chars=20, duration_s=3 * 3600) == 360  # three hours of pauses: 180 minutes
     assert settings.credit_cost(chars=20, duration_s=61) == 4  # a started minute counts
     assert settings.credit_cost(chars=0, duration_s=0) == 1
+
+
+def test_minimax_characters_count_only_minimax_lines_and_chinese_twice(library):
+    script = "---\nvoices: {A: zh-daniu, B: en-espeak-f}\n---\nA: 你好，world\nB: not billed\n"
+    with_minimax = parse_script(script, library, provider_available=lambda provider: True)
+    offline = parse_script(script, library)  # MiniMax not configured: the fallback voice speaks, nothing billed
+    spoken = "".join(s.text for u in with_minimax.utterances if u.speaker == "A" for s in u.segments)
+    assert minimax_characters(with_minimax) == len(spoken) + 3  # 你, 好 and the full-width comma count twice
+    assert minimax_characters(offline) == 0

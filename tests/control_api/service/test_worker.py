@@ -114,8 +114,8 @@ def test_submit_render_download_with_every_stage_in_order(client, make_user, set
         assert {a.format for a in session.exec(select(Audio).where(Audio.task_id == task["id"]))} == {"wav", "mp3"}
     assert not (settings.tasks_dir / task["id"]).exists()  # scratch removed; audio kept by month of submission
     month = done["created_at"][:7].replace("-", "/")
-    assert sorted(p.name for p in (settings.audio_dir / month / task["id"]).iterdir()) == [
-        "output.mp3", "output.wav"], "audio/YYYY/MM/<task id>/"
+    kept = {p.name for p in (settings.audio_dir / month / task["id"]).iterdir()}
+    assert {"output.mp3", "output.wav", "output.srt", "output.vtt", "output.timeline.json"} <= kept, kept
 
 
 def test_cancel_stops_the_dataflow_and_leaves_no_process(client, make_user, settings, workers):
@@ -306,7 +306,8 @@ def test_serve_and_worker_refuse_an_out_of_date_schema(settings, servers):
     upgraded = subprocess.run([str(BIN / "dramaflow"), "db", "upgrade"], env=env, capture_output=True, text=True,
                               timeout=60)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert head_revision(settings.database_url) == "0003" and "0003" in upgraded.stdout
+    head = head_revision(settings.database_url)
+    assert head == "0004" and head in upgraded.stdout
 
 
 def test_cli_users_create_prints_the_key_last_and_credits_grant(settings, client):
@@ -323,6 +324,20 @@ def test_cli_users_create_prints_the_key_last_and_credits_grant(settings, client
     again = subprocess.run([str(BIN / "dramaflow"), "users", "create", name], env=env, capture_output=True, text=True,
                            timeout=60)
     assert again.returncode == 2 and "exists" in " ".join(again.stderr.split())
+
+    def dramaflow(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(BIN / "dramaflow"), *args], env=env, capture_output=True, text=True, timeout=60)
+
+    admin_key = dramaflow("users", "create", f"{name}-op", "--admin").stdout.strip().splitlines()[-1]
+    admin = {"Authorization": f"Bearer {admin_key}"}
+    assert client.get("/api/v1/users/me", headers=admin).json()["role"] == "admin"
+    assert dramaflow("credits", "grant", name, "10", "--type", "purchase").returncode == 0
+    assert dramaflow("credits", "grant", name, "-1", "--type", "refund").returncode == 2
+    me = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {key}"}).json()
+    assert (me["credit_balance"], me["total_credit_purchased"]) == (35, 10)
+    assert dramaflow("users", "set-status", name, "suspended", "--reason", "cli test").returncode == 0
+    refused = client.post("/api/v1/tasks", json={"script": script(2)}, headers={"Authorization": f"Bearer {key}"})
+    assert refused.status_code == 403 and "cli test" in refused.json()["detail"]
 
 
 def test_cli_submit_follow_downloads_the_mp3(settings, api_url, make_user, workers, tmp_path):
