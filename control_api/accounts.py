@@ -123,10 +123,10 @@ def by_key(session: Session, key: str) -> User | None:
     return session.get(User, row.user_id)
 
 
-def by_token(session: Session, token: str, secret: str) -> User | None:
-    """The user an access token stands for, if it is valid and issued since the last password change."""
+def by_token(session: Session, token: str, secret: str, kind: str = "access") -> User | None:
+    """The user a token stands for, if it is valid and issued since the last password change."""
     try:
-        user_id, version = security.read_token(token, secret)
+        user_id, version = security.read_token(token, secret, kind)
     except security.InvalidToken:
         return None
     user = session.get(User, user_id)

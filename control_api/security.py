@@ -97,18 +97,24 @@ class AccessToken:
     expires_in: int
 
 
-def issue_token(user_id: int, token_version: int, secret: str, expires_in_s: int, now: float | None = None) -> AccessToken:
+def issue_token(user_id: int, token_version: int, secret: str, expires_in_s: int, now: float | None = None,
+                kind: str = "access") -> AccessToken:
+    """A signed token of ``kind``: ``access`` (for ``Authorization: Bearer``) or ``refresh`` (kept in an
+    HttpOnly cookie by the studio, traded for access tokens at ``/auth/refresh``)."""
     now = time.time() if now is None else now
     claims = {"sub": str(user_id), "ver": token_version, "iat": int(now), "exp": int(now) + expires_in_s,
-              "iss": ISSUER}
+              "iss": ISSUER, "typ": kind}
     return AccessToken(jwt.encode(claims, secret, algorithm=ALGORITHM), expires_in_s)
 
 
-def read_token(token: str, secret: str) -> tuple[int, int]:
-    """The (user id, token version) a valid token carries; ``InvalidToken`` otherwise."""
+def read_token(token: str, secret: str, kind: str = "access") -> tuple[int, int]:
+    """The (user id, token version) a valid token of ``kind`` carries; ``InvalidToken`` otherwise (a
+    refresh token is no access token, and the other way round)."""
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
                             options={"require": ["exp", "iat", "sub", "iss"]})
+        if claims.get("typ", "access") != kind:
+            raise InvalidToken(f"not an {kind} token")
         return int(claims["sub"]), int(claims.get("ver", 0))
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise InvalidToken(str(exc)) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -15,7 +16,9 @@ from control_api.limits import Limits, estimate_duration_s, minimax_characters
 from control_api.settings import ServiceSettings
 from control_api.templates import stage_settings, template_names
 from nodes.ambience.backends.registry import library_roots
-from nodes.common.errors import ConfigError, collect_warnings
+from nodes.common.errors import ConfigError, ScriptError, collect_warnings
+from nodes.common.text import is_cjk
+from nodes.common.types import Plan
 from nodes.common.voices import VoiceLibrary, default_voices_path, load_voices, providers_from_env
 from nodes.segmenter.core import parse_script
 
@@ -67,6 +70,16 @@ def validate(settings: ServiceSettings, script: str, template: str, voice_config
              options: dict[str, Any]) -> Validated:
     """Parse the script against the voices and the template's settings, as the worker will.
     Raises ``ScriptError`` (with line and fix) or ``ConfigError``."""
+    plan, notes, duration_s = _parsed(settings, script, template, voice_config, options)
+    segments = plan.segments
+    chars = sum(len(s.text) for s in segments)
+    return Validated(title=plan.title, chars=chars, segments=len(segments), warnings=notes, duration_s=duration_s,
+                     cost=settings.credit_cost(chars, duration_s), minimax_chars=minimax_characters(plan))
+
+
+def _parsed(settings: ServiceSettings, script: str, template: str, voice_config: dict[str, Any],
+            options: dict[str, Any]) -> tuple[Plan, list[str], float]:
+    """The plan, its warnings and its estimated length; the errors ``validate`` names."""
     if template not in template_names():
         raise ConfigError(f"unknown template {template!r}: choose one of {', '.join(template_names())}")
     render = render_options(voice_config, options)
@@ -80,12 +93,51 @@ def validate(settings: ServiceSettings, script: str, template: str, voice_config
     with collect_warnings() as caught:
         plan = parse_script(script, library_for(settings.voices_file), voice_config=render.voice_config,
                             config=stages.segmenter, provider_available=providers_from_env(os.environ))
-    segments = plan.segments
-    notes = caught.messages + list(plan.warnings)
     duration_s = estimate_duration_s(plan, Limits(settings.max_duration_s, settings.max_lines, settings.max_chars))
-    chars = sum(len(s.text) for s in segments)
-    return Validated(title=plan.title, chars=chars, segments=len(segments), warnings=notes, duration_s=duration_s,
-                     cost=settings.credit_cost(chars, duration_s), minimax_chars=minimax_characters(plan))
+    return plan, caught.messages + list(plan.warnings), duration_s
+
+
+def check_script(settings: ServiceSettings, script: str, template: str, voice_config: dict[str, Any]) -> dict[str, Any]:
+    """What an editor shows while a script is written: its speakers (with their voices and how much
+    they say), counts, the estimated length, and the error and warnings with their lines. Never raises
+    for the script: an error is part of the answer."""
+    lines = len(script.splitlines())
+    result: dict[str, Any] = {"title": "", "language": None, "speakers": [], "estimated_duration_s": None,
+                              "counts": {"lines": lines, "utterances": 0, "segments": 0, "cues": 0, "chapters": 0,
+                                         "chars": 0}, "errors": [], "warnings": []}
+    try:
+        plan, notes, duration_s = _parsed(settings, script, template, voice_config, {})
+    except ScriptError as exc:
+        result["errors"].append({"line": exc.line, "message": exc.message, "hint": exc.hint})
+        return result
+    except ConfigError as exc:
+        result["errors"].append({"line": None, "message": str(exc), "hint": None})
+        return result
+    speakers: dict[str, dict[str, Any]] = {}
+    for utterance in plan.utterances:
+        row = speakers.setdefault(utterance.speaker, {
+            "name": utterance.speaker, "voice": utterance.voice.voice_id, "provider": utterance.voice.provider,
+            "language": utterance.voice.language, "line": utterance.line, "utterances": 0, "words": 0})
+        row["utterances"] += 1
+        row["words"] += word_count(utterance.text)
+    segments = plan.segments
+    result.update(title=plan.title, language=plan.language, speakers=list(speakers.values()),
+                  estimated_duration_s=round(duration_s, 1),
+                  warnings=[_located(note) for note in notes])
+    result["counts"].update(utterances=len(plan.utterances), segments=len(segments), cues=len(plan.cues),
+                            chapters=len(plan.chapters), chars=sum(len(s.text) for s in segments))
+    return result
+
+
+def word_count(text: str) -> int:
+    """Words as a listener counts them: each CJK character is one, other words split on spaces."""
+    cjk = sum(1 for c in text if is_cjk(c))
+    return cjk + len("".join(" " if is_cjk(c) else c for c in text).split())
+
+
+def _located(note: str) -> dict[str, Any]:
+    match = re.match(r"line (\d+): (.*)", note, re.S)
+    return {"line": int(match[1]), "message": match[2]} if match else {"line": None, "message": note}
 
 
 def request_hash(script: str, template: str, voice_config: dict[str, Any], options: dict[str, Any]) -> str:

@@ -74,11 +74,13 @@ class ServiceSettings(BaseSettings):
     db_pool_timeout_s: float = Field(10.0, gt=0)  # then 503, never a hung request
     api_helper_processes: int = Field(2, ge=1)  # validate submissions and render previews off the API
     reconcile_after_s: float = Field(60.0, ge=0)  # a task row no job stands for this long is taken up again
+    studio_dir: Path | None = None  # the built studio; default control_api/studio/dist
     default_engine: Literal["dora", "direct"] = "dora"  # a task that names no engine_type renders on this
 
     # accounts (README: Accounts and credits)
     secret_key: SecretStr | None = None  # signs access tokens; unset: a random one per API process (warned)
     access_token_expire_s: int = Field(3600, ge=60, le=30 * 86400)
+    refresh_token_expire_s: int = Field(14 * 86400, ge=60, le=365 * 86400)  # the studio's sign-in cookie
     registration_open: bool = True  # POST /auth/register answers 403 when False
     welcome_credits: int = Field(0, ge=0)  # granted to each account that registers
     login_max_failures: int = Field(5, ge=1)  # per account, then 429 until the window ends

@@ -120,16 +120,21 @@ def render(
                         queue_policy=queue_policy, directory=directory)
 
 
-def _render_text(name: str, task: TaskPaths, *, title: str, voices: Mapping[str, Any] | None,
-                 options: Mapping[str, Mapping[str, Any]], nodes: Mapping[str, str] | None, queue_policy: str,
-                 directory: Path) -> str:
-    options = {group: _Read(values) for group, values in options.items()}
-    context = {
+def _context(name: str, task: TaskPaths, *, title: str, voices: Mapping[str, Any] | None,
+             options: Mapping[str, Mapping[str, Any]], nodes: Mapping[str, str] | None, queue_policy: str) -> dict:
+    return {
         "template": name, "task": task, "title": title, "voices": dict(voices or {}),
         "nodes": dict(nodes or node_commands()), "options": options,
         **{group: options.get(group, {}) for group in C.SETTING_GROUPS},
         "queue_size": QUEUE_SIZE, "queue_policy": queue_policy, "finish_grace_secs": FINISH_GRACE_SECS,
     }
+
+
+def _render_text(name: str, task: TaskPaths, *, title: str, voices: Mapping[str, Any] | None,
+                 options: Mapping[str, Mapping[str, Any]], nodes: Mapping[str, str] | None, queue_policy: str,
+                 directory: Path) -> str:
+    options = {group: _Read(values) for group, values in options.items()}
+    context = _context(name, task, title=title, voices=voices, options=options, nodes=nodes, queue_policy=queue_policy)
     try:
         text = _environment(directory).get_template(f"{name}{SUFFIX}").render(context)
     except TemplateNotFound as exc:
@@ -145,6 +150,41 @@ def _render_text(name: str, task: TaskPaths, *, title: str, voices: Mapping[str,
                           + (f" ({'; '.join(hints)})" if hints else "")
                           + f"; its settings are the `defaults` at the top of templates/{name}{SUFFIX}")
     return text
+
+
+def template_defaults(name: str, directory: Path = TEMPLATES_DIR) -> dict[str, dict[str, Any]]:
+    """The ``defaults`` a template sets at its top: group → {key: value}, the settings a task may change."""
+    template_source(name, directory)
+    context = _context(name, SAMPLE_TASK, title="", voices=None, options={}, nodes=None, queue_policy=QUEUE_POLICY)
+    module = _environment(directory).get_template(f"{name}{SUFFIX}").make_module(context)
+    return {group: dict(values) for group, values in dict(getattr(module, "defaults", {})).items()}
+
+
+def template_settings(name: str, directory: Path = TEMPLATES_DIR) -> list[dict[str, Any]]:
+    """Every setting of template ``name`` with its default, kind and the range or choices the stage
+    accepts (what a settings form offers; the API checks the values again at submission)."""
+    from nodes.ambience.backends.registry import BACKENDS
+    from nodes.common.layout import LAYOUT_RANGES, SAMPLE_RATES
+    from nodes.mixer.core import MIX_RANGES
+    from nodes.output.core import MP3_BITRATES_KBPS, OUTPUT_RANGES
+    from nodes.tts.core import RETRY_RANGES
+
+    ranges = {"tts": RETRY_RANGES, "layout": LAYOUT_RANGES, "mix": MIX_RANGES, "output": OUTPUT_RANGES,
+              "ambience": {"steps": (1, 200), "guidance_scale": (1.0, 20.0), "loop_crossfade_s": (0.0, 10.0)}}
+    choices = {("layout", "sample_rate"): SAMPLE_RATES, ("output", "mp3_bitrate_kbps"): MP3_BITRATES_KBPS,
+               ("ambience", "backend"): tuple(BACKENDS)}
+    rows = []
+    for group, values in template_defaults(name, directory).items():
+        for key, default in values.items():
+            low, high = ranges.get(group, {}).get(key, (None, None))
+            options = choices.get((group, key))
+            kind = ("choice" if options else "boolean" if isinstance(default, bool) else
+                    "integer" if isinstance(default, int) else "number" if isinstance(default, float) else "string")
+            string_range = kind == "string"  # "0.3,1.2" pairs and "zh=80,…" maps: checked as a whole
+            rows.append({"group": group, "key": key, "default": default, "kind": kind,
+                         "minimum": None if string_range else low, "maximum": None if string_range else high,
+                         "choices": list(options) if options else None})
+    return rows
 
 
 # Settings that were renamed: the old name gets an error that gives the new one.

@@ -16,6 +16,7 @@ from prometheus_client import Counter, Histogram
 
 from control_api.api.problems import install_problem_handlers, problem
 from control_api.api.routes import api_router, health
+from control_api.api.studio import install_studio
 from control_api.db import configure_pool
 from control_api.offload import Offload
 from control_api.queue import redis_settings
@@ -28,13 +29,13 @@ LATENCY = Histogram("dramaflow_http_request_seconds", "HTTP request latency", ["
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    if settings.secret_key is None:
-        log.warning("DRAMAFLOW_SECRET_KEY is not set: access tokens are signed with a random secret of this "
-                    "process and stop working when it restarts; set one for production")
     configure_pool(settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if settings.secret_key is None:
+            log.warning("DRAMAFLOW_SECRET_KEY is not set: access tokens are signed with a random secret of this "
+                        "process and stop working when it restarts; set one for production")
         app.state.offload = Offload(settings.api_helper_processes)
         app.state.redis = redis_async.Redis.from_url(settings.redis_url)
         app.state.redis_sync = redis_sync.Redis.from_url(settings.redis_url)
@@ -54,6 +55,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(api_router)
     app.include_router(health.router)
+    install_studio(app, settings.studio_dir)  # last: its catch-all path must not shadow the routes above
 
     @app.middleware("http")
     async def metrics(request: Request, call_next):

@@ -203,6 +203,51 @@ class ScriptPublic(BaseModel):
                    created_at=script.created_at.isoformat(), updated_at=script.updated_at.isoformat())
 
 
+class ScriptCheckRequest(BaseModel):
+    content: str
+    voice_config: dict[str, VoiceChoice] = Field(default_factory=dict)
+    template: str = "podcast"
+
+    _text = field_validator("content")(lambda value: storable_text(value))
+
+
+class SpeakerSummary(BaseModel):
+    name: str
+    voice: str
+    provider: str
+    language: str
+    line: int = Field(description="where the speaker first speaks")
+    utterances: int
+    words: int
+
+
+class ScriptCounts(BaseModel):
+    lines: int
+    utterances: int
+    segments: int
+    cues: int
+    chapters: int
+    chars: int
+
+
+class ScriptProblem(BaseModel):
+    line: int | None
+    message: str
+    hint: str | None = None
+
+
+class ScriptCheck(BaseModel):
+    """A script as the renderer reads it; ``errors`` holds the first error (parsing stops there)."""
+
+    title: str
+    language: str | None
+    speakers: list[SpeakerSummary]
+    counts: ScriptCounts
+    estimated_duration_s: float | None
+    errors: list[ScriptProblem]
+    warnings: list[ScriptProblem]
+
+
 class ScriptList(BaseModel):
     items: list[ScriptPublic]
     limit: int
@@ -231,6 +276,22 @@ class VoicePublic(BaseModel):
 class TemplatePublic(BaseModel):
     name: str
     description: str
+
+
+class TemplateSetting(BaseModel):
+    """One setting a task may change (``options.settings[group][key]``), as a form offers it."""
+
+    group: str
+    key: str
+    default: bool | int | float | str
+    kind: Literal["number", "integer", "boolean", "string", "choice"]
+    minimum: float | None
+    maximum: float | None
+    choices: list[int | float | str] | None
+
+
+class TemplateDetail(TemplatePublic):
+    settings: list[TemplateSetting]
 
 
 class Health(BaseModel):

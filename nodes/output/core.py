@@ -43,6 +43,9 @@ from nodes.output.subtitles import (
 )
 from nodes.output.subtitles import display_width as display_width
 
+MP3_BITRATES_KBPS = (64, 96, 128, 160, 192, 224, 256, 320)
+OUTPUT_RANGES = {"max_true_peak_dbtp": (-12.0, 0.0)}
+
 
 @dataclass(frozen=True)
 class OutputSettings:
@@ -52,8 +55,8 @@ class OutputSettings:
     max_true_peak_dbtp: float = -1.0
 
     def __post_init__(self) -> None:
-        check_choice(self, "mp3_bitrate_kbps", (64, 96, 128, 160, 192, 224, 256, 320))
-        check_ranges(self, {"max_true_peak_dbtp": (-12.0, 0.0)})
+        check_choice(self, "mp3_bitrate_kbps", MP3_BITRATES_KBPS)
+        check_ranges(self, OUTPUT_RANGES)
 
 
 @dataclass(frozen=True)

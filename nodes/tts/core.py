@@ -46,6 +46,9 @@ EDGE_FADE_S = 0.004  # a trimmed clip may start or end off zero: fade so it cann
 
 
 
+RETRY_RANGES = {"line_deadline_s": (0.0, 3600.0), "task_budget_s": (0.0, 86400.0), "max_delay_s": (0.0, 600.0)}
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How transient backend errors are retried: on a budget of time, not of tries.
@@ -66,8 +69,7 @@ class RetryPolicy:
         if min(self.line_deadline_s, self.task_budget_s, self.base_delay_s) <= 0 or self.max_delay_s < self.base_delay_s:
             raise ValueError("line_deadline_s, task_budget_s and base_delay_s must be > 0, "
                              "max_delay_s >= base_delay_s")
-        check_ranges(self, {"line_deadline_s": (0.0, 3600.0), "task_budget_s": (0.0, 86400.0),
-                            "max_delay_s": (0.0, 600.0)})
+        check_ranges(self, RETRY_RANGES)
 
     def delay_s(self, retry: int, rng: random.Random) -> float:
         """The wait before retry number ``retry`` (1-based): full jitter under an exponential cap."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlmodel import Session
 
@@ -24,6 +24,8 @@ from control_api.settings import ServiceSettings
 
 router = APIRouter(prefix=API_PREFIX, tags=["auth"])
 WRONG = "wrong username or password"
+REFRESH_COOKIE = "dramaflow_refresh"
+REFRESH_PATH = f"{API_PREFIX}/auth"
 
 
 class LoginThrottle:
@@ -80,7 +82,8 @@ def register(body: UserRegister, settings: SettingsDep) -> UserPublic:
 
 
 @router.post("/auth/login", summary="Sign in: an access token for `Authorization: Bearer`", response_model=Token)
-def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, settings: SettingsDep) -> Token:
+def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, response: Response,
+          settings: SettingsDep) -> Token:
     with Session(engine_for(settings.database_url), expire_on_commit=False) as session:
         user = accounts.by_login(session, form.username)
     throttle = throttle_for(request, settings, form.username, user)
@@ -94,5 +97,33 @@ def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Reques
         raise Problem(403, "Account banned", f"this account is banned: {user.status_reason}" if user.status_reason
                       else "this account is banned")
     throttle.succeeded()
+    return signed_in(user, request, response, settings)
+
+
+def signed_in(user: User, request: Request, response: Response, settings: ServiceSettings) -> Token:
+    """An access token for ``user``, and a refresh token in an HttpOnly cookie (``SameSite=Strict``,
+    sent only to /api/v1/auth): scripts of any origin cannot read it, other sites cannot send it."""
+    refresh = security.issue_token(user.id, user.token_version, settings.token_secret,
+                                   settings.refresh_token_expire_s, kind="refresh")
+    response.set_cookie(REFRESH_COOKIE, refresh.token, max_age=refresh.expires_in, path=REFRESH_PATH,
+                        httponly=True, samesite="strict", secure=request.url.scheme == "https")
     token = security.issue_token(user.id, user.token_version, settings.token_secret, settings.access_token_expire_s)
     return Token(access_token=token.token, expires_in=token.expires_in)
+
+
+@router.post("/auth/refresh", summary="A new access token for the refresh cookie that sign-in set",
+             response_model=Token)
+def refresh(request: Request, response: Response, settings: SettingsDep) -> Token:
+    cookie = request.cookies.get(REFRESH_COOKIE)
+    with Session(engine_for(settings.database_url), expire_on_commit=False) as session:
+        user = accounts.by_token(session, cookie, settings.token_secret, kind="refresh") if cookie else None
+    if user is None or not accounts.can_sign_in(user):
+        raise Problem(401, "Unauthorized", "not signed in, or the sign-in expired: sign in again")
+    return signed_in(user, request, response, settings)
+
+
+@router.post("/auth/logout", status_code=204, summary="Forget the refresh cookie")
+def logout() -> Response:
+    response = Response(status_code=204)
+    response.delete_cookie(REFRESH_COOKIE, path=REFRESH_PATH, httponly=True, samesite="strict")
+    return response

@@ -1,19 +1,28 @@
-"""Stored scripts: create, list, read, replace, delete (kept while tasks refer to them)."""
+"""Stored scripts: create, list, read, replace, delete (kept while tasks refer to them), and the check an
+editor runs as you type."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlmodel import select
 
 from control_api import crud
-from control_api.api.deps import API_PREFIX, CurrentUser, SessionDep, own_script
-from control_api.api.models import ScriptCreate, ScriptList, ScriptPublic, ScriptUpdate
+from control_api.api.deps import API_PREFIX, CurrentUser, SessionDep, SettingsDep, own_script
+from control_api.api.models import (
+    ScriptCheck,
+    ScriptCheckRequest,
+    ScriptCreate,
+    ScriptList,
+    ScriptPublic,
+    ScriptUpdate,
+)
 from control_api.api.problems import Problem
 from control_api.db import Script
+from control_api.service import check_script
 
 router = APIRouter(prefix=API_PREFIX, tags=["scripts"])
 
@@ -23,6 +32,14 @@ def create_script(body: ScriptCreate, user: CurrentUser, session: SessionDep) ->
     script = crud.create_script(session, user.id, body.title, body.content)
     session.commit()
     return ScriptPublic.of(script)
+
+
+@router.post("/scripts/check", summary="Check a script as you write it: speakers, counts, errors by line",
+             response_model=ScriptCheck)
+async def check(body: ScriptCheckRequest, request: Request, _user: CurrentUser, settings: SettingsDep) -> ScriptCheck:
+    # parsing takes CPU: in a helper process, as submissions are
+    found = await request.app.state.offload.run(check_script, settings, body.content, body.template, body.voice_config)
+    return ScriptCheck.model_validate(found)
 
 
 @router.get("/scripts", summary="Your scripts", response_model=ScriptList)

@@ -335,3 +335,22 @@ def test_closed_registration_answers_403(settings, tmp_path):
         with httpx.Client(base_url=url, timeout=60) as c:
             response = register(c)
     assert response.status_code == 403 and "operator" in response.json()["detail"]
+
+
+def test_the_refresh_cookie_is_http_only_and_trades_for_new_access_tokens(client, api):
+    user = register(client).json()
+    signed_in = login(client, user["username"])
+    cookie = signed_in.headers["set-cookie"]
+    assert "dramaflow_refresh=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert "Path=/api/v1/auth" in cookie
+    refreshed = client.post("/api/v1/auth/refresh")  # the client sends the cookie back, as a browser does
+    assert refreshed.status_code == 200
+    token = refreshed.json()["access_token"]
+    assert client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}).json()["id"] == user["id"]
+    refresh_token = client.cookies["dramaflow_refresh"]
+    # a refresh token is no access token, and an access token no refresh token
+    assert client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {refresh_token}"}).status_code == 401
+    with httpx.Client(base_url=api, cookies={"dramaflow_refresh": token}) as other:
+        assert other.post("/api/v1/auth/refresh").status_code == 401
+    assert client.post("/api/v1/auth/logout").status_code == 204
+    assert client.post("/api/v1/auth/refresh").status_code == 401  # the cookie is gone

@@ -318,6 +318,44 @@ def test_voices_and_a_cached_preview(client, make_user, settings):
     assert client.get("/api/v1/voices/nope/preview", headers=account.headers).status_code == 404
 
 
+def test_a_script_is_checked_as_it_is_written(client, make_user):
+    account = make_user()
+    good = client.post("/api/v1/scripts/check", json={"content": script(4), "template": "drama"},
+                       headers=account.headers).json()
+    assert good["errors"] == [] and good["counts"]["utterances"] == 4 and good["estimated_duration_s"] > 0
+    assert [(s["name"], s["voice"], s["utterances"], s["line"]) for s in good["speakers"]] == [
+        ("A", "en-espeak-f", 2, 5), ("B", "en-espeak-m", 2, 6)]
+    recast = client.post("/api/v1/scripts/check", json={"content": script(2), "voice_config": {"A": "en-joe"}},
+                         headers=account.headers).json()
+    assert recast["speakers"][0]["voice"] == "en-joe" and recast["speakers"][0]["provider"] == "piper"
+    bad = client.post("/api/v1/scripts/check", json={"content": script(2) + "**Zed:** who am I?\n"},
+                      headers=account.headers).json()
+    [error] = bad["errors"]
+    assert error["line"] == 7 and "Zed" in error["message"] and error["hint"]
+    assert bad["speakers"] == [] and bad["counts"]["lines"] == 7
+
+
+def test_a_template_lists_its_settings_with_ranges(client, make_user):
+    account = make_user()
+    drama = client.get("/api/v1/templates/drama", headers=account.headers).json()
+    settings = {(s["group"], s["key"]): s for s in drama["settings"]}
+    assert settings[("mix", "target_lufs")] | {} == {"group": "mix", "key": "target_lufs", "default": -16.0,
+                                                     "kind": "number", "minimum": -40.0, "maximum": -5.0,
+                                                     "choices": None}
+    assert settings[("output", "mp3_bitrate_kbps")]["choices"] == [64, 96, 128, 160, 192, 224, 256, 320]
+    assert settings[("segmenter", "pack")]["kind"] == "boolean"
+    # every default passes the API's own check, and a value past a range is refused naming it
+    defaults = {}
+    for (group, key), row in settings.items():
+        defaults.setdefault(group, {})[key] = row["default"]
+    body = {"script": script(2), "template": "drama", "options": {"settings": defaults}}
+    assert client.post("/api/v1/tasks/estimate", json=body, headers=account.headers).status_code == 200
+    body["options"]["settings"]["mix"]["target_lufs"] = -50
+    refused = client.post("/api/v1/tasks/estimate", json=body, headers=account.headers)
+    assert refused.status_code == 422 and "target_lufs" in refused.json()["detail"]
+    assert client.get("/api/v1/templates/nope", headers=account.headers).status_code == 404
+
+
 def test_templates_are_listed(client, make_user):
     names = {t["name"] for t in client.get("/api/v1/templates", headers=make_user().headers).json()}
     assert {"podcast", "drama"} <= names
