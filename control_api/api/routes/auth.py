@@ -1,4 +1,5 @@
-"""Sign-up and sign-in: ``POST /auth/register`` and ``POST /auth/login`` (the OAuth2 password form).
+"""Sign-up and sign-in: ``POST /auth/register``, ``POST /auth/login`` (the OAuth2 password form), and
+the studio's refresh cookie (``POST /auth/refresh``, ``POST /auth/logout``).
 
 Failed sign-ins are counted in Redis per account and per client address over ``login_window_s``; past
 ``login_max_failures`` (per account) or ``login_max_failures_per_address`` the answer is 429 with
