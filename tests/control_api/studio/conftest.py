@@ -30,7 +30,9 @@ def studio_url(settings, tmp_path_factory) -> Iterator[str]:  # noqa: F811
 
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=30_000)  # a busy machine: assertions wait for the page as long as actions do
 
     executable = shutil.which("chromium")
     if executable is None:
