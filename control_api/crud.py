@@ -134,14 +134,19 @@ def announce_cancelled(redis, task_id: str, ttl_s: int) -> None:
 # --- scripts ---------------------------------------------------------------------------------------
 
 
-def create_script(session: Session, user_id: int, title: str, content: str) -> Script:
-    script = Script(user_id=user_id, title=title, content=content)
+def create_script(session: Session, user_id: int, title: str, content: str, estimated_chars: int | None = None,
+                  estimated_duration_s: float | None = None) -> Script:
+    script = Script(user_id=user_id, title=title, content=content, estimated_chars=estimated_chars,
+                    estimated_duration_s=estimated_duration_s)
     session.add(script)
+    session.flush()
     return script
 
 
-def update_script(session: Session, script: Script, title: str, content: str) -> Script:
+def update_script(session: Session, script: Script, title: str, content: str, estimated_chars: int | None = None,
+                  estimated_duration_s: float | None = None) -> Script:
     script.title, script.content, script.updated_at = title, content, utcnow()
+    script.estimated_chars, script.estimated_duration_s = estimated_chars, estimated_duration_s
     session.add(script)
     return script
 

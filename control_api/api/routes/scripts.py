@@ -7,6 +7,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlmodel import select
 
@@ -21,17 +22,28 @@ from control_api.api.models import (
     ScriptUpdate,
 )
 from control_api.api.problems import Problem
-from control_api.db import Script
+from control_api.db import Script, session_scope
 from control_api.service import check_script
+from control_api.settings import ServiceSettings
 
 router = APIRouter(prefix=API_PREFIX, tags=["scripts"])
 
 
+async def estimates(request: Request, settings: ServiceSettings, content: str) -> tuple[int | None, float | None]:
+    """Characters of speech and estimated seconds of a stored script (None while it does not parse)."""
+    found = await request.app.state.offload.run(check_script, settings, content, "podcast", {})
+    return (None, None) if found["errors"] else (found["counts"]["chars"], found["estimated_duration_s"])
+
+
 @router.post("/scripts", status_code=201, summary="Store a script", response_model=ScriptPublic)
-def create_script(body: ScriptCreate, user: CurrentUser, session: SessionDep) -> ScriptPublic:
-    script = crud.create_script(session, user.id, body.title, body.content)
-    session.commit()
-    return ScriptPublic.of(script)
+async def create_script(body: ScriptCreate, request: Request, user: CurrentUser, settings: SettingsDep) -> ScriptPublic:
+    chars, duration_s = await estimates(request, settings, body.content)
+
+    def store() -> Script:
+        with session_scope(settings.database_url) as session:
+            return crud.create_script(session, user.id, body.title, body.content, chars, duration_s)
+
+    return ScriptPublic.of(await run_in_threadpool(store))
 
 
 @router.post("/scripts/check", summary="Check a script as you write it: speakers, counts, errors by line",
@@ -56,10 +68,16 @@ def get_script(script_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> 
 
 
 @router.put("/scripts/{script_id}", response_model=ScriptPublic)
-def update_script(script_id: uuid.UUID, body: ScriptUpdate, user: CurrentUser, session: SessionDep) -> ScriptPublic:
-    script = crud.update_script(session, own_script(session, user, script_id), body.title, body.content)
-    session.commit()
-    return ScriptPublic.of(script)
+async def update_script(script_id: uuid.UUID, body: ScriptUpdate, request: Request, user: CurrentUser,
+                        settings: SettingsDep) -> ScriptPublic:
+    chars, duration_s = await estimates(request, settings, body.content)
+
+    def store() -> Script:
+        with session_scope(settings.database_url) as session:
+            return crud.update_script(session, own_script(session, user, script_id), body.title, body.content,
+                                      chars, duration_s)
+
+    return ScriptPublic.of(await run_in_threadpool(store))
 
 
 @router.delete("/scripts/{script_id}", status_code=204)

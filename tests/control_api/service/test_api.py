@@ -289,9 +289,16 @@ def test_scripts_crud_and_submit_by_id(client, make_user, settings):
     created = client.post("/api/v1/scripts", json={"title": "One", "content": script()}, headers=account.headers)
     assert created.status_code == 201
     sid = created.json()["id"]
+    assert created.json()["source"] == "uploaded" and created.json()["estimated_chars"] == 2 * len(
+        "Line number 0 of the test script.") and created.json()["estimated_duration_s"] > 0
     updated = client.put(f"/api/v1/scripts/{sid}", json={"title": "Two", "content": script(3)},
                          headers=account.headers).json()
     assert updated["title"] == "Two" and "Line number 2" in updated["content"]
+    assert updated["estimated_chars"] == 3 * len("Line number 0 of the test script.")
+    broken = client.put(f"/api/v1/scripts/{sid}", json={"title": "Two", "content": "**Nobody:** hi\n" + script(3)},
+                        headers=account.headers).json()  # stored as written; no estimate while it does not parse
+    assert broken["estimated_chars"] is None and broken["content"].startswith("**Nobody:**")
+    client.put(f"/api/v1/scripts/{sid}", json={"title": "Two", "content": script(3)}, headers=account.headers)
     assert [s["id"] for s in client.get("/api/v1/scripts", headers=account.headers).json()["items"]] == [sid]
     task = client.post("/api/v1/tasks", json={"script_id": sid}, headers=account.headers)
     assert task.status_code == 202 and task.json()["segments"] == 3
