@@ -28,7 +28,9 @@ def studio_url(settings, tmp_path_factory) -> Iterator[str]:  # noqa: F811
         yield url
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API runs an event loop of its own while it is open, and
+# tests after these on the same worker call asyncio.run(), which refuses to run inside another loop.
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import expect, sync_playwright
 

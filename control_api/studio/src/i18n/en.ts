@@ -169,6 +169,7 @@ const en = {
     pause: "Pause",
     waveform: "Waveform",
     waveformFailed: "The waveform could not be drawn; the player still works.",
+    waveformSkipped: "No waveform for renders over 30 minutes (the browser would decode all of it); the lanes show where everything is.",
     loading: "Loading audio…",
     lines: "Script lines",
     subtitle: "Subtitle",

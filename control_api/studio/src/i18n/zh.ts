@@ -170,6 +170,7 @@ const zh: Messages = {
     pause: "暂停",
     waveform: "波形",
     waveformFailed: "无法绘制波形，播放器仍可使用。",
+    waveformSkipped: "超过 30 分钟的音频不绘制波形（浏览器需解码全部音频）；时间线仍显示各段位置。",
     loading: "正在加载音频…",
     lines: "剧本台词",
     subtitle: "字幕",
