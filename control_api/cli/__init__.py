@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import typer
 
-from control_api.cli import accounts, ambience, render, service, submit, templates, voices
+from control_api.cli import accounts, ambience, render, service, submit, templates, voices, writer
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Scripts to finished, mastered audio.")
 
@@ -23,6 +23,7 @@ app.command()(service.serve)
 app.command()(service.worker)
 app.command()(service.cleanup)
 app.command()(submit.submit)
+app.command()(writer.adapt)
 app.add_typer(templates.templates_app, name="templates")
 app.add_typer(voices.voices_app, name="voices")
 app.add_typer(ambience.ambience_app, name="ambience")

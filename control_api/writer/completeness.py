@@ -1,0 +1,37 @@
+"""Did an adaptation keep the source? The share of the source's characters (letters, digits, CJK;
+punctuation and spaces left out, speech tags that became speaker names left out) that the script's
+spoken text holds, and the passages (sentences) of the source it does not hold, in order."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+MIN_COVERAGE = 0.95
+SENTENCE = re.compile(r"[^。！？!?.\n]+[。！？!?.]*[”」\"]?")
+
+
+def letters(text: str) -> str:
+    """The characters that count: letters, digits and CJK, lower-cased."""
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
+@dataclass(frozen=True)
+class Coverage:
+    share: float  # 0..1 of the source's counted characters found in the script
+    missing: tuple[str, ...]  # source sentences the script does not hold
+
+    @property
+    def complete(self) -> bool:
+        return self.share >= MIN_COVERAGE
+
+
+def coverage(source: str, spoken: str) -> Coverage:
+    """How much of ``source`` (tags already removed) the ``spoken`` text of a script holds."""
+    wanted, held = Counter(letters(source)), Counter(letters(spoken))
+    total = sum(wanted.values())
+    share = 1.0 if total == 0 else sum(min(n, held[c]) for c, n in wanted.items()) / total
+    flat = letters(spoken)
+    missing = tuple(s.strip() for s in SENTENCE.findall(source) if len(letters(s)) >= 4 and letters(s) not in flat)
+    return Coverage(share, missing)

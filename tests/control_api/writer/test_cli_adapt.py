@@ -1,0 +1,32 @@
+"""``dramaflow adapt``: a chapter into a script file that parses, with the checks printed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from nodes.segmenter.core import parse_script
+
+BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_adapt_writes_a_script_that_parses_and_prints_the_checks(tmp_path, library):
+    target = tmp_path / "ferry" / "chapter.md"
+    proc = subprocess.run([str(BIN / "dramaflow"), "adapt", str(ROOT / "scripts" / "chapter-en.txt"), "-o",
+                           str(target), "--offline"], capture_output=True, text=True, timeout=120,
+                          env={"COLUMNS": "200", "PATH": str(BIN)})
+    assert proc.returncode == 0, proc.stderr
+    assert "speakers: Tomas, Ada; 4 speech tags became speakers; 100.0 % of the text kept" in proc.stderr
+    assert "warning" not in proc.stderr  # --offline asked for the rules
+    plan = parse_script(target.read_text(encoding="utf-8"), library)
+    assert plan.title == "The Ferry at Low Water" and {u.speaker for u in plan.utterances} == {
+        "Narrator", "Tomas", "Ada"}
+
+
+def test_adapt_names_a_bad_language_and_writes_nothing(tmp_path):
+    target = tmp_path / "out.md"
+    proc = subprocess.run([str(BIN / "dramaflow"), "adapt", str(ROOT / "scripts" / "chapter-en.txt"), "-o",
+                           str(target), "--language", "fr"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "choose en or zh" in proc.stderr and not target.exists()
