@@ -130,6 +130,7 @@ class Conversation(SQLModel, table=True):
     title: str = Field(default="", max_length=300)
     topic: str = Field(default="", sa_column=Column(sa.Text, nullable=False, server_default=""))
     style: str | None = Field(default=None, max_length=30)
+    language: str = Field(default="en", max_length=10)
     target_duration_s: float | None = None
     speakers: list | None = Field(default=None, sa_column=Column(sa.JSON))
     status: str = Field(default="active", max_length=20)  # active | completed | abandoned

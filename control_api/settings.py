@@ -88,6 +88,13 @@ class ServiceSettings(BaseSettings):
     login_window_s: int = Field(900, ge=1)  # failures are counted over, and lock out for, this long
     common_passwords_file: Path | None = None  # more passwords to refuse, one per line
 
+    # the script writer (README: Writing with AI): a conversation costs conversation_credits for its first
+    # conversation_rounds rounds, then credits_per_1k_tokens per 1,000 tokens, at most conversation_credits_max
+    conversation_credits: int = Field(10, ge=0)
+    conversation_rounds: int = Field(3, ge=1)
+    credits_per_1k_tokens: int = Field(1, ge=0)
+    conversation_credits_max: int = Field(50, ge=0)
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:

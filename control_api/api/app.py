@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from contextlib import asynccontextmanager
 
@@ -21,6 +22,7 @@ from control_api.db import configure_pool
 from control_api.offload import Offload
 from control_api.queue import redis_settings
 from control_api.settings import ServiceSettings, get_settings
+from control_api.writer.llm import ChatClient, LLMConfig
 
 log = logging.getLogger("dramaflow.api")
 REQUESTS = Counter("dramaflow_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -40,9 +42,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         app.state.redis = redis_async.Redis.from_url(settings.redis_url)
         app.state.redis_sync = redis_sync.Redis.from_url(settings.redis_url)
         app.state.arq = await create_pool(redis_settings(settings.redis_url), default_queue_name=settings.queue_name)
+        llm = LLMConfig.from_env(os.environ)  # None: the writer's routes answer 503 with what to set
+        app.state.llm = ChatClient(llm) if llm else None
         try:
             yield
         finally:
+            if app.state.llm is not None:
+                await app.state.llm.close()
             await app.state.arq.aclose()
             await app.state.redis.aclose()
             app.state.redis_sync.close()

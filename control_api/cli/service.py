@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from control_api.cli.common import _reachable, _schema_ok, _service_settings, out
+from control_api.cli.common import _fail, _reachable, _schema_ok, _service_settings, out
 
 db_app = typer.Typer(no_args_is_help=True, help="The PostgreSQL schema (Alembic migrations).")
 
@@ -31,12 +31,20 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on.")] = "12
           fd: Annotated[int | None, typer.Option(help="Serve on this inherited listening socket instead "
                                                      "(systemd socket activation; the tests).")] = None) -> None:
     """Run the REST API (refuses an out-of-date schema)."""
+    import os
+
     import uvicorn
 
     from control_api.api import create_app
+    from control_api.writer.llm import LLMConfig
+    from nodes.common.errors import ConfigError
 
     settings = _service_settings()
     _schema_ok(settings.database_url)
+    try:
+        LLMConfig.from_env(os.environ)  # refused now, not at the first request
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
     where = {"fd": fd} if fd is not None else {"host": host, "port": port}
     uvicorn.run(create_app(settings), **where, log_level="info", proxy_headers=True)
 

@@ -307,7 +307,7 @@ def test_serve_and_worker_refuse_an_out_of_date_schema(settings, servers):
                               timeout=60)
     assert upgraded.returncode == 0, upgraded.stderr
     head = head_revision(settings.database_url)
-    assert head == "0004" and head in upgraded.stdout
+    assert head == "0005" and head in upgraded.stdout
 
 
 def test_cli_users_create_prints_the_key_last_and_credits_grant(settings, client):
