@@ -1,4 +1,5 @@
-"""``dramaflow adapt``: prose (a novel chapter) into a drama script."""
+"""``dramaflow write`` (a script drafted by the configured language model) and ``dramaflow adapt`` (prose,
+a novel chapter, into a drama script)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,71 @@ def adapt(source: Annotated[Path, typer.Argument(help="Plain text or Markdown, E
                   + (f" → {escape(str(output))}" if output else ""), highlight=False)
     for passage in adapted.coverage.missing:
         console.print(f"[yellow]missing:[/] {escape(passage)}", highlight=False)
+
+
+def write(topic: Annotated[str, typer.Argument(help="What the script is about.")],
+          style: Annotated[str, typer.Option(help="educational, casual, interview, debate or drama.")] = "casual",
+          speaker: Annotated[list[str] | None, typer.Option("--speaker", "-s", help="Name=voice-id[:persona] "
+                                                            "(repeatable).")] = None,
+          language: Annotated[str, typer.Option(help="en or zh.")] = "en",
+          minutes: Annotated[float, typer.Option(help="Target length in minutes.")] = 5.0,
+          output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the script here "
+                                                      "(default: print it).")] = None) -> None:
+    """Draft a script with the configured language model (DRAMAFLOW_LLM_*), checked by dramaflow's own
+    parser and repaired once; prints the checks. A draft that still fails is not written to -o (exit 1)."""
+    import asyncio
+    import os
+
+    from control_api.writer.author import Brief
+    from control_api.writer.author import write as write_draft
+    from control_api.writer.drafts import STYLES
+    from control_api.writer.llm import NOT_CONFIGURED, ChatClient, LLMConfig
+    from nodes.common.errors import BackendError, ConfigError
+    from nodes.common.files import atomic_write
+    from nodes.common.voices import load_voices
+
+    if style not in STYLES:
+        raise _fail(f"--style {style}: choose one of {', '.join(STYLES)}", 2)
+    library = load_voices()
+    cast = []
+    for item in speaker or []:
+        name, sep, rest = item.partition("=")
+        voice, _, persona = rest.partition(":")
+        if not sep or not name.strip() or voice.strip() not in library:
+            raise _fail(f"--speaker {item!r}: write it as Name=voice-id[:persona] with a voice of "
+                        "'dramaflow voices list'", 2)
+        cast.append({"name": name.strip(), "voice": voice.strip(), "persona": persona.strip()})
+    try:
+        config = LLMConfig.from_env(os.environ)
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    if config is None:
+        raise _fail(NOT_CONFIGURED, 2)
+    brief = Brief(topic=topic, style=style, language=language, target_duration_s=minutes * 60, speakers=tuple(cast))
+
+    async def run():
+        client = ChatClient(config)
+        try:
+            return await write_draft(client, library, brief, f"Write the first draft. Topic: {topic}")
+        finally:
+            await client.close()
+
+    try:
+        drafted = asyncio.run(run())
+    except BackendError as exc:
+        raise _fail(str(exc), 1) from None
+    check = drafted.check
+    words = ", ".join(f"{name} {n}" for name, n in check.words.items())
+    console.print(f"{len(drafted.replies)} call(s), {drafted.tokens} tokens; words: {words or 'none'}; "
+                  f"about {(check.estimated_duration_s or 0) / 60:.1f} min", highlight=False)
+    for problem in check.problems:
+        console.print(f"[red]problem:[/] {escape(str(problem))}", highlight=False)
+    if not check.ok:
+        out.print(check.script, end="", highlight=False, markup=False)
+        raise _fail("the draft does not pass its checks (above); it was not written", 1)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(output, lambda f: f.write(check.script.encode("utf-8")))
+        console.print(f"→ {escape(str(output))}", highlight=False)
+    else:
+        out.print(check.script, end="", highlight=False, markup=False)
