@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from control_api.api.routes import (
+    adaptations,
     admin,
     auth,
     conversations,
@@ -22,7 +23,7 @@ from control_api.api.routes import (
 # each module's router has the /api/v1 prefix itself: a route's path is then the whole path (the
 # request metrics are labelled with it), which a prefix given here would not be
 api_router = APIRouter()
-for module in (auth, users, credits, tasks, files, scripts, conversations, voices, templates, admin):
+for module in (auth, users, credits, tasks, files, scripts, conversations, adaptations, voices, templates, admin):
     api_router.include_router(module.router)
 
 __all__ = ["api_router", "health"]

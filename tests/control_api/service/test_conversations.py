@@ -161,3 +161,18 @@ def test_finalize_gives_a_script_that_renders(client, chat, make_user, workers):
     assert done["status"] == "completed" and done["segments"] == 4
     resumed = client.put(f"/api/v1/conversations/{conversation['id']}/resume", headers=account.headers).json()
     assert resumed["status"] == "active"
+
+
+@pytest.mark.parametrize(("example", "speakers"), [("chapter-en.txt", ["Tomas", "Ada"]),
+                                                   ("chapter-zh.txt", ["老周", "阿梅", "船夫"])])
+def test_a_chapter_is_adapted_offline_into_a_script_that_parses_and_keeps_the_text(api_url, make_user, example,
+                                                                                    speakers):
+    from pathlib import Path
+
+    account = make_user()
+    text = (Path(__file__).resolve().parents[3] / "scripts" / example).read_text(encoding="utf-8")
+    response = httpx.post(f"{api_url}/api/v1/adaptations", json={"text": text}, headers=account.headers, timeout=120)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["speakers"] == speakers and body["complete"] and body["missing"] == [] and body["kept_share"] == 1.0
+    assert body["check"]["errors"] == [] and {s["name"] for s in body["check"]["speakers"]} >= set(speakers)
