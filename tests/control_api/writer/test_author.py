@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
-import pytest
-
 from control_api.writer.author import MAX_MESSAGES, Brief, context, system_prompt, write
 from control_api.writer.drafts import check_draft, extract_script
 from control_api.writer.llm import ChatClient, LLMConfig
-from tests.fakes import FakeChat
 
 BRIEF = Brief(topic="why the tide turns", style="interview", target_duration_s=30,
               speakers=({"name": "Host", "voice": "en-joe", "persona": "curious"},
@@ -24,17 +20,6 @@ GOOD = ("---\ntitle: Tides\nvoices: {Host: en-joe, Guest: en-espeak-f}\n---\n"
 BROKEN = GOOD.replace("**Guest:** Exactly.", "**Gust:** Exactly.")
 
 
-@pytest.fixture(scope="module")
-def fake():
-    server = FakeChat()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def chat(fake):
-    httpx.post(f"{fake.url}/_fake/reset", timeout=30).raise_for_status()
-    return fake
 
 
 def drafted(fake, library, request: str, **kw):

@@ -9,24 +9,10 @@ import pytest
 
 from control_api.writer.llm import NOT_CONFIGURED, ChatClient, LLMConfig, Reply
 from nodes.common.errors import ConfigError, PermanentBackendError, TransientBackendError
-from tests.fakes import FakeChat
 
 MESSAGES = [{"role": "system", "content": "You write scripts."}, {"role": "user", "content": "A short one."}]
 
 
-@pytest.fixture(scope="module")
-def fake():
-    server = FakeChat()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def chat(fake):
-    import httpx
-
-    httpx.post(f"{fake.url}/_fake/reset", timeout=30).raise_for_status()
-    return fake
 
 
 def run(config: LLMConfig, coroutine_of, waits: list[float] | None = None):
