@@ -11,6 +11,52 @@ import typer
 from control_api.cli.common import _fail, _read_script, console, escape, out
 
 
+def _llm_config(required: bool):
+    """The configured language model (DRAMAFLOW_LLM_*), or None when there is none and it is not required."""
+    import os
+
+    from control_api.writer.llm import NOT_CONFIGURED, LLMConfig
+    from nodes.common.errors import ConfigError
+
+    try:
+        config = LLMConfig.from_env(os.environ)
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    if config is None and required:
+        raise _fail(NOT_CONFIGURED, 2)
+    return config
+
+
+def _with_model(config, work):
+    """Run ``await work(client)`` with a chat client for ``config``; a model that stays away fails (exit 1)."""
+    import asyncio
+
+    from control_api.writer.llm import ChatClient
+    from nodes.common.errors import BackendError
+
+    async def run():
+        client = ChatClient(config)
+        try:
+            return await work(client)
+        finally:
+            await client.close()
+
+    try:
+        return asyncio.run(run())
+    except BackendError as exc:
+        raise _fail(f"the language model is unavailable: {exc}", 1) from None
+
+
+def _save_or_print(script: str, output: Path | None) -> None:
+    from nodes.common.files import atomic_write
+
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(output, lambda f: f.write(script.encode("utf-8")))
+    else:
+        out.print(script, end="", highlight=False, markup=False)
+
+
 def adapt(source: Annotated[Path, typer.Argument(help="Plain text or Markdown, English or Chinese.")],
           output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the script here "
                                                       "(default: print it).")] = None,
@@ -18,28 +64,43 @@ def adapt(source: Annotated[Path, typer.Argument(help="Plain text or Markdown, E
           title: Annotated[str | None, typer.Option(help="The script's title (default: the first # heading).")] = None,
           language: Annotated[str | None, typer.Option(help="en or zh (default: detected).")] = None) -> None:
     """Adapt prose into a drama script: quotes become the lines of the characters the text names, the
-    rest the narrator's; scenes get ambience, sounds the text tells of get effects. Prints the checks."""
+    rest the narrator's; scenes get ambience, sounds the text tells of get effects. With a configured
+    language model (DRAMAFLOW_LLM_*) the model adapts it in chunks, checked and completed; without one,
+    or with --offline, the rules do. Prints the checks: what was kept, restored and missing."""
+    from control_api.writer.adaptation import adapt_with_model
+    from control_api.writer.llm import NOT_CONFIGURED
     from control_api.writer.rules import adapt as adapt_by_rules
-    from nodes.common.files import atomic_write
     from nodes.common.voices import load_voices
     from nodes.segmenter.core import parse_script
 
     if language not in (None, "en", "zh"):
         raise _fail(f"--language {language}: choose en or zh", 2)
-    if not offline:
-        console.print("[yellow]warning:[/] no LLM adapter is available yet: adapting by rules (as --offline)")
     text = _read_script(source)
-    adapted = adapt_by_rules(text, language=language, title=title)
-    plan = parse_script(adapted.script, load_voices())  # what the renderer reads; a failure here is a bug
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(output, lambda f: f.write(adapted.script.encode("utf-8")))
+    library = load_voices()
+    config = None if offline else _llm_config(required=False)
+    if config is None:
+        if not offline:
+            console.print(f"[yellow]warning:[/] adapting by rules (as --offline): {escape(NOT_CONFIGURED)}")
+        adapted = adapt_by_rules(text, language=language, title=title)
     else:
-        out.print(adapted.script, end="", highlight=False, markup=False)
+        def progress(done: int, total: int) -> None:
+            console.print(f"chunk {done}/{total} adapted", highlight=False)
+
+        adapted = _with_model(config, lambda client: adapt_with_model(text, client, library, language=language,
+                                                                      title=title, progress=progress))
+    plan = parse_script(adapted.script, library)  # what the renderer reads; a failure here is a bug
+    _save_or_print(adapted.script, output)
     share = adapted.coverage.share * 100
+    tokens = sum(r.total_tokens for r in adapted.replies)
     console.print(f"{len(plan.utterances)} lines, speakers: {', '.join(adapted.speakers) or 'the narrator only'}; "
                   f"{adapted.tags_removed} speech tags became speakers; {share:.1f} % of the text kept"
+                  + (f"; {adapted.chunk_count} chunk(s), {tokens} tokens" if adapted.mode == "llm" else "")
                   + (f" → {escape(str(output))}" if output else ""), highlight=False)
+    for number in adapted.fallback_chunks:
+        console.print(f"[yellow]chunk {number}:[/] the model's lines failed the checks twice; adapted by the rules",
+                      highlight=False)
+    for line, passage in adapted.restored:
+        console.print(f"[yellow]restored, line {line}:[/] {escape(passage)}", highlight=False)
     for passage in adapted.coverage.missing:
         console.print(f"[yellow]missing:[/] {escape(passage)}", highlight=False)
 
@@ -54,15 +115,9 @@ def write(topic: Annotated[str, typer.Argument(help="What the script is about.")
                                                       "(default: print it).")] = None) -> None:
     """Draft a script with the configured language model (DRAMAFLOW_LLM_*), checked by dramaflow's own
     parser and repaired once; prints the checks. A draft that still fails is not written to -o (exit 1)."""
-    import asyncio
-    import os
-
     from control_api.writer.author import Brief
     from control_api.writer.author import write as write_draft
     from control_api.writer.drafts import STYLES
-    from control_api.writer.llm import NOT_CONFIGURED, ChatClient, LLMConfig
-    from nodes.common.errors import BackendError, ConfigError
-    from nodes.common.files import atomic_write
     from nodes.common.voices import load_voices
 
     if style not in STYLES:
@@ -76,25 +131,10 @@ def write(topic: Annotated[str, typer.Argument(help="What the script is about.")
             raise _fail(f"--speaker {item!r}: write it as Name=voice-id[:persona] with a voice of "
                         "'dramaflow voices list'", 2)
         cast.append({"name": name.strip(), "voice": voice.strip(), "persona": persona.strip()})
-    try:
-        config = LLMConfig.from_env(os.environ)
-    except ConfigError as exc:
-        raise _fail(str(exc), 2) from None
-    if config is None:
-        raise _fail(NOT_CONFIGURED, 2)
+    config = _llm_config(required=True)
     brief = Brief(topic=topic, style=style, language=language, target_duration_s=minutes * 60, speakers=tuple(cast))
-
-    async def run():
-        client = ChatClient(config)
-        try:
-            return await write_draft(client, library, brief, f"Write the first draft. Topic: {topic}")
-        finally:
-            await client.close()
-
-    try:
-        drafted = asyncio.run(run())
-    except BackendError as exc:
-        raise _fail(str(exc), 1) from None
+    drafted = _with_model(config, lambda client: write_draft(client, library, brief,
+                                                             f"Write the first draft. Topic: {topic}"))
     check = drafted.check
     words = ", ".join(f"{name} {n}" for name, n in check.words.items())
     console.print(f"{len(drafted.replies)} call(s), {drafted.tokens} tokens; words: {words or 'none'}; "
@@ -104,9 +144,6 @@ def write(topic: Annotated[str, typer.Argument(help="What the script is about.")
     if not check.ok:
         out.print(check.script, end="", highlight=False, markup=False)
         raise _fail("the draft does not pass its checks (above); it was not written", 1)
+    _save_or_print(check.script, output)
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(output, lambda f: f.write(check.script.encode("utf-8")))
         console.print(f"→ {escape(str(output))}", highlight=False)
-    else:
-        out.print(check.script, end="", highlight=False, markup=False)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from control_api.writer.attribution import Tag, tag_after, tag_before
 from control_api.writer.completeness import Coverage, coverage
@@ -65,8 +66,16 @@ class Adapted:
     language: str
     speakers: list[str]
     coverage: Coverage
-    tags_removed: int  # speech tags that became speaker names
-    warnings: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)  # the speech tags that became speaker names (not spoken)
+    mode: str = "rules"  # rules | llm
+    restored: list[tuple[int, str]] = field(default_factory=list)  # (script line, passage) put back as narration
+    fallback_chunks: list[int] = field(default_factory=list)  # chunks (1-based) the rules adapted for the model
+    replies: list[Any] = field(default_factory=list)  # the model's calls (llm.Reply)
+    chunk_count: int = 1  # the pieces the model was given
+
+    @property
+    def tags_removed(self) -> int:
+        return len(self.tags)
 
 
 def _first(text: str, words: tuple[str, ...]) -> int | None:
@@ -231,16 +240,21 @@ def adapt(text: str, *, language: str | None = None, title: str | None = None,
         paragraph.append(raw.strip())
     end_paragraph()
 
-    cast = _cast(language, [adapter.narrator, *adapter.speakers], voices or {})
+    cast = cast_voices(language, [adapter.narrator, *adapter.speakers], voices or {})
     name = title or heading_title or FALLBACK_TITLE[language]
-    front = ["---", f"title: {json.dumps(name, ensure_ascii=False)}", f"language: {language}",
-             f"narrator: {json.dumps(adapter.narrator, ensure_ascii=False)}", "voices:"]
-    front += [f"  {json.dumps(who, ensure_ascii=False)}: {voice}" for who, voice in cast.items()]
-    script = "\n".join([*front, "---", *adapter.body]) + "\n"
+    script = front_matter(name, language, adapter.narrator, cast) + "\n".join(adapter.body) + "\n"
     headings = [m[2] for m in map(HEADING.match, text.split("\n")) if m]
     return Adapted(script=script, language=language, speakers=adapter.speakers,
                    coverage=coverage(without_tags(text, adapter.tags), "\n".join([*adapter.spoken, *headings])),
-                   tags_removed=len(adapter.tags))
+                   tags=adapter.tags)
+
+
+def front_matter(title: str, language: str, narrator: str, cast: dict[str, str]) -> str:
+    """The front matter of an adapted script: title, language, narrator and a voice for every speaker."""
+    lines = ["---", f"title: {json.dumps(title, ensure_ascii=False)}", f"language: {language}",
+             f"narrator: {json.dumps(narrator, ensure_ascii=False)}", "voices:"]
+    lines += [f"  {json.dumps(who, ensure_ascii=False)}: {voice}" for who, voice in cast.items()]
+    return "\n".join([*lines, "---"]) + "\n"
 
 
 def character_names(text: str, chinese: bool) -> set[str]:
@@ -267,7 +281,7 @@ DEFAULT_VOICES = {"en": ["en-joe", "en-espeak-f", "en-joe-deep", "en-joe-bright"
                   "zh": ["zh-espeak-m", "zh-espeak-f", "zh-espeak-m2", "zh-yifan", "zh-boyu"]}
 
 
-def _cast(language: str, names: list[str], voices: dict[str, list[str]]) -> dict[str, str]:
+def cast_voices(language: str, names: list[str], voices: dict[str, list[str]]) -> dict[str, str]:
     pool = voices.get(language) or DEFAULT_VOICES[language]
     narrator, rest = pool[0], pool[1:] or pool
     return {name: narrator if i == 0 else rest[(i - 1) % len(rest)] for i, name in enumerate(names)}

@@ -176,3 +176,40 @@ def test_a_chapter_is_adapted_offline_into_a_script_that_parses_and_keeps_the_te
     body = response.json()
     assert body["speakers"] == speakers and body["complete"] and body["missing"] == [] and body["kept_share"] == 1.0
     assert body["check"]["errors"] == [] and {s["name"] for s in body["check"]["speakers"]} >= set(speakers)
+
+
+def test_a_chapter_adapted_by_the_model_is_charged_and_gets_back_what_the_model_left_out(client, chat, make_user):
+    from tests.control_api.writer.examples import CHAPTER, SHORT_REPLY
+
+    account = make_user(credits=20)
+    chat.replies(SHORT_REPLY)
+    response = client.post("/api/v1/adaptations", json={"text": CHAPTER, "title": "Low water"},
+                           headers=account.headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["mode"] == "llm" and body["chunks"] == 1 and body["fallback_chunks"] == []
+    assert body["speakers"] == ["Tomas", "Ada", "Ferryman"] and body["complete"]
+    restored = {r["text"]: r["line"] for r in body["restored"]}
+    assert any("a dog barked twice" in text for text in restored)
+    lines = body["script"].split("\n")
+    assert all(lines[n - 1].endswith(text) for text, n in restored.items())
+    assert body["check"]["errors"] == [] and any(f"line {n}" in w for n in restored.values() for w in body["warnings"])
+    rows = ledger(client, account)
+    assert len(rows) == 1 and rows[0]["amount"] == -body["credits_charged"] == -math.ceil(body["tokens"] / 1000)
+    assert rows[0]["reference"].startswith("adaptation:")
+    free = client.post("/api/v1/adaptations", json={"text": CHAPTER, "mode": "rules"}, headers=account.headers)
+    assert free.json()["mode"] == "rules" and free.json()["credits_charged"] == 0 and len(ledger(client, account)) == 1
+    assert len(chat.log()) == 1  # the rules asked no model
+
+
+def test_an_adaptation_by_the_model_needs_credits_and_a_model(client, chat, api_url, make_user):
+    from tests.control_api.writer.examples import CHAPTER
+
+    poor = make_user(credits=0)
+    refused = client.post("/api/v1/adaptations", json={"text": CHAPTER}, headers=poor.headers)
+    assert refused.status_code == 402 and chat.log() == []
+    no_model = httpx.post(f"{api_url}/api/v1/adaptations", json={"text": CHAPTER, "mode": "llm"},
+                          headers=poor.headers, timeout=120)
+    assert no_model.status_code == 503 and "DRAMAFLOW_LLM_MODEL" in no_model.json()["detail"]
+    offline = httpx.post(f"{api_url}/api/v1/adaptations", json={"text": CHAPTER}, headers=poor.headers, timeout=120)
+    assert offline.json()["mode"] == "rules" and "DRAMAFLOW_LLM_BASE_URL" in offline.json()["warnings"][0]

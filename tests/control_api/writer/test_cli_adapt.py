@@ -54,3 +54,30 @@ def test_write_drafts_a_checked_script_with_the_configured_model(tmp_path, libra
         assert unset.returncode == 2 and "DRAMAFLOW_LLM_BASE_URL" in unset.stderr
     finally:
         fake.close()
+
+
+def test_adapt_uses_the_configured_model_and_prints_what_it_put_back(tmp_path, library, chat):
+    from tests.control_api.writer.examples import SHORT_REPLY
+
+    chat.replies(SHORT_REPLY)
+    target = tmp_path / "chapter.md"
+    proc = subprocess.run([str(BIN / "dramaflow"), "adapt", str(ROOT / "scripts" / "chapter-en.txt"), "-o",
+                           str(target)], capture_output=True, text=True, timeout=120,
+                          env={"COLUMNS": "200", "PATH": str(BIN), **chat.env()})
+    assert proc.returncode == 0, proc.stderr
+    assert "speakers: Tomas, Ada, Ferryman" in proc.stderr and "1 chunk(s)" in proc.stderr
+    assert "chunk 1/1 adapted" in proc.stderr and "warning" not in proc.stderr
+    restored = [line for line in proc.stderr.splitlines() if line.startswith("restored, line")]
+    assert any("a dog barked twice" in line for line in restored)
+    assert any("the ferryman put his head out" in line for line in restored)
+    lines = target.read_text(encoding="utf-8").split("\n")
+    number = int(restored[0].split("line ")[1].split(":")[0])
+    assert lines[number - 2].startswith("<!-- restored") and lines[number - 1].startswith("**Narrator:**")
+    assert len(chat.log()) == 1
+
+
+def test_adapt_without_a_model_warns_and_uses_the_rules(tmp_path):
+    proc = subprocess.run([str(BIN / "dramaflow"), "adapt", str(ROOT / "scripts" / "chapter-zh.txt")],
+                          capture_output=True, text=True, timeout=120, env={"COLUMNS": "200", "PATH": str(BIN)})
+    assert proc.returncode == 0 and "warning" in proc.stderr and "DRAMAFLOW_LLM_BASE_URL" in proc.stderr
+    assert "**老周" in proc.stdout
