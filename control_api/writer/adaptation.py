@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from string import Template
 
-from control_api.writer.completeness import MIN_COVERAGE, SENTENCE, coverage, letters
+from control_api.writer.completeness import MIN_COVERAGE, PART, SENTENCE, coverage, gaps, letters
 from control_api.writer.drafts import extract_script
 from control_api.writer.llm import ChatClient, Reply
 from control_api.writer.rules import (
@@ -171,23 +171,33 @@ class _Adaptation:
 
     def restore(self, source: str, lines: list[str]) -> list[str]:
         """``lines`` with the sentences of ``source`` they lack put back, when they hold under 95 % of it."""
-        found = coverage(source, spoken(lines))
-        if found.share >= MIN_COVERAGE:
+        text = spoken(lines)
+        if coverage(source, text).share >= MIN_COVERAGE:
             return lines
-        missing = set(found.missing)
+        missing = gaps(source, text)
         out = list(lines)
         anchor = 0  # insert after this many lines of ``out``
         for sentence in (s.strip() for s in SENTENCE.findall(source)):
-            if sentence in missing:
-                text = _clean_line(sentence)
-                out[anchor:anchor] = [RESTORED_NOTE, f"**{self.narrator}:** {text}"]
-                anchor += 2
+            if sentence not in missing:
+                anchor = _after(out, sentence, anchor)
                 continue
-            tail = letters(sentence)[-16:]
-            if tail:
-                anchor = next((i + 1 for i in range(anchor, len(out))
-                               if not out[i].startswith(("[", "<!--")) and tail in letters(out[i])), anchor)
+            lacking = letters(missing[sentence])
+            for part in PART.findall(sentence):  # a quote the model kept, before the narration it lost
+                if letters(part) and letters(part) in lacking:
+                    break
+                anchor = _after(out, part, anchor)
+            out[anchor:anchor] = [RESTORED_NOTE, f"**{self.narrator}:** {_clean_line(missing[sentence])}"]
+            anchor += 2
         return out
+
+
+def _after(lines: list[str], passage: str, anchor: int) -> int:
+    """Just after the first line from ``anchor`` on that holds the end of ``passage`` (else ``anchor``)."""
+    tail = letters(passage)[-16:]
+    if not tail:
+        return anchor
+    return next((i + 1 for i in range(anchor, len(lines))
+                 if not lines[i].startswith(("[", "<!--")) and tail in letters(lines[i])), anchor)
 
 
 def _clean_line(text: str) -> str:

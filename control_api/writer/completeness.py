@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 MIN_COVERAGE = 0.95
 SENTENCE = re.compile(r"[^。！？!?.\n]+[。！？!?.]*[”」\"]?")
+PART = re.compile(r"“[^”]*”?|\"[^\"]*\"?|「[^」]*」?|『[^』]*』?|[^“\"「『]+")  # quotes and the narration between
 
 
 def letters(text: str) -> str:
@@ -32,6 +33,18 @@ def coverage(source: str, spoken: str) -> Coverage:
     wanted, held = Counter(letters(source)), Counter(letters(spoken))
     total = sum(wanted.values())
     share = 1.0 if total == 0 else sum(min(n, held[c]) for c, n in wanted.items()) / total
+    return Coverage(share, tuple(gaps(source, spoken).values()))
+
+
+def gaps(source: str, spoken: str) -> dict[str, str]:
+    """Each sentence of ``source`` that ``spoken`` does not hold → what of it is missing: the sentence,
+    or only its quotes or narration that are missing when the rest is held."""
     flat = letters(spoken)
-    missing = tuple(s.strip() for s in SENTENCE.findall(source) if len(letters(s)) >= 4 and letters(s) not in flat)
-    return Coverage(share, missing)
+    found: dict[str, str] = {}
+    for sentence in (s.strip() for s in SENTENCE.findall(source)):
+        if len(letters(sentence)) < 4 or letters(sentence) in flat:
+            continue
+        parts = [p.strip() for p in PART.findall(sentence) if letters(p)]
+        lacking = [p for p in parts if letters(p) not in flat]
+        found[sentence] = " ".join(lacking) if lacking and len(lacking) < len(parts) else sentence
+    return found

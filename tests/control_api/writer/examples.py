@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 SCRIPTS = Path(__file__).parents[3] / "scripts"
-CHAPTER = (SCRIPTS / "chapter-en.txt").read_text(encoding="utf-8")
+CHAPTER_PATH = SCRIPTS / "chapter-en.txt"
+CHAPTER = CHAPTER_PATH.read_text(encoding="utf-8")
 # What a model makes of chapter-en.txt, all but two sentences of it (the dog and the ferryman's head).
 FULL_REPLY = """\
 ## The Ferry at Low Water

@@ -5,11 +5,13 @@ leaves out comes back as flagged narration."""
 from __future__ import annotations
 
 import asyncio
+
 from control_api.writer.adaptation import RESTORED_NOTE, adapt_with_model, body_lines, chunks, spoken
 from control_api.writer.completeness import letters
 from control_api.writer.llm import ChatClient, LLMConfig
 from nodes.segmenter.core import parse_script
-from tests.control_api.writer.examples import CHAPTER, FULL_REPLY, SHORT_REPLY
+from tests.control_api.writer.examples import CHAPTER, CHAPTER_PATH, FULL_REPLY, SHORT_REPLY
+
 
 def adapted(fake, library, text: str, **kw):
     async def go():
@@ -56,6 +58,9 @@ def test_what_the_model_leaves_out_comes_back_as_flagged_narration_in_place(chat
         assert lines[line_number - 1] == f"**Narrator:** {text}" and lines[line_number - 2] == RESTORED_NOTE
     dog = next(n for n, t in result.restored if "dog barked" in t)
     assert "gold room in the fog" in lines[dog - 3]  # after the sentence before it, not at the end
+    path = next(n for n, t in result.restored if "path with a lantern" in t)
+    assert lines[path - 1] == "**Narrator:** coming down the path with a lantern."  # its quote is in the script
+    assert lines[path - 3] == "**Tomas:** You're early."  # so it goes after that
     assert result.coverage.complete and result.coverage.share > 0.99
     parse_script(result.script, library)  # the comment is an authoring note: it parses, unspoken
     assert RESTORED_NOTE not in spoken(lines)
@@ -89,3 +94,18 @@ def test_characters_are_carried_into_the_next_chunk(chat, library):
     later = chat.log()[1]["body"]["messages"][0]["content"]
     assert "Tomas, Ada, Ferryman" in later
     assert result.coverage.complete and not result.fallback_chunks
+
+
+def test_a_chinese_chapter_gets_back_the_sentences_the_model_dropped(chat, library):
+    text = (CHAPTER_PATH.parent / "chapter-zh.txt").read_text(encoding="utf-8")
+    chat.replies("[ambience: 雨后的河边]\n**旁白:** 雨下了一整夜，到清晨才停。\n**老周:** 你来得太早了。潮水没转，谁也过不了河。\n"
+                 "**阿梅 (whisper):** 我知道。我只是想在别人之前看看这条河。\n")
+    result = adapted(chat, library, text)
+    assert result.language == "zh" and result.speakers[:2] == ["老周", "阿梅"]
+    passages = [t for _, t in result.restored]
+    assert "老周提着灯笼从坡上走下来，" in passages  # only the narration: his quote is in the script
+    dog = "远处有一扇门被风吹得砰砰作响，一只狗叫了两声，又安静下来。"
+    assert dog in passages and passages.index(dog) < passages.index("有人敲门，船夫从驾驶舱里探出头来，眯着眼睛。")
+    assert result.coverage.complete
+    plan = parse_script(result.script, library)
+    assert plan.utterances[0].speaker == "旁白" and plan.utterances[1].text.startswith("阿梅站在渡口")
