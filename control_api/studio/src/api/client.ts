@@ -3,6 +3,11 @@
 // HttpOnly cookie the server sets, sent with `credentials: "same-origin"`.
 import { SseParser, type SseEvent } from "../lib/sse";
 import type {
+  Adaptation,
+  AdaptationCreate,
+  ConversationCreate,
+  ConversationDetail,
+  ConversationList,
   Credits,
   Problem,
   Script,
@@ -210,6 +215,49 @@ export const listTasks = (query: { script_id?: string; limit?: number; offset?: 
   request<TaskList>("GET", "/tasks", { query });
 export const getTask = (id: string) => request<TaskDetail>("GET", `/tasks/${encodeURIComponent(id)}`);
 export const cancelTask = (id: string) => request<TaskDetail>("POST", `/tasks/${encodeURIComponent(id)}/cancel`);
+
+// ---- the writer: conversations with the language model, and adaptations of prose ----
+
+const conversation = (id: string) => `/conversations/${encodeURIComponent(id)}`;
+export const listConversations = (limit = 20, offset = 0) =>
+  request<ConversationList>("GET", "/conversations", { query: { limit, offset } });
+export const getConversation = (id: string) => request<ConversationDetail>("GET", conversation(id));
+export const resumeConversation = (id: string) => request<ConversationDetail>("PUT", `${conversation(id)}/resume`);
+export const finalizeConversation = (id: string) => request<Script>("POST", `${conversation(id)}/finalize`);
+export const adapt = (body: AdaptationCreate) => request<Adaptation>("POST", "/adaptations", { json: body });
+
+/** One writer round, streamed: `delta` events as the model writes, `repairing`, then `draft` (the
+ * conversation) or `error`. Resolves with the conversation. */
+async function writerRound(path: string, body: unknown, onEvent: (event: SseEvent) => void,
+                           signal?: AbortSignal): Promise<ConversationDetail> {
+  const response = await send(`${API}${path}`, {
+    method: "POST", body: JSON.stringify(body), signal, cache: "no-store",
+    headers: { "Content-Type": "application/json", Accept: "text/event-stream, application/problem+json" },
+  });
+  if (!response.ok || !response.body) return fail(response);
+  const parser = new SseParser();
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    for (const event of parser.push(decoder.decode(value, { stream: true }))) {
+      onEvent(event);
+      if (event.event === "draft") return JSON.parse(event.data) as ConversationDetail;
+      if (event.event === "error") {
+        const detail = (JSON.parse(event.data) as { detail?: string }).detail ?? "";
+        throw new ApiError(503, { status: 503, title: "Service Unavailable", detail });
+      }
+    }
+  }
+  throw new ApiError(502, { status: 502, title: "Bad Gateway", detail: "the stream ended without a draft" });
+}
+
+export const startConversation = (body: ConversationCreate, onEvent: (event: SseEvent) => void, signal?: AbortSignal) =>
+  writerRound("/conversations", body, onEvent, signal);
+export const reviseConversation = (id: string, content: string, onEvent: (event: SseEvent) => void,
+                                   signal?: AbortSignal) =>
+  writerRound(`${conversation(id)}/messages`, { content }, onEvent, signal);
 
 // ---- files behind the Authorization header (audio, subtitles, timeline, voice previews) ----
 

@@ -24,6 +24,16 @@ export type TaskLinks = S["TaskLinks"];
 export type TaskStatus = TaskDetail["status"];
 export type StageCounts = S["StageProgress"];
 
+export type ConversationCreate = S["ConversationCreate"];
+export type ConversationDetail = S["ConversationDetail"];
+export type ConversationList = S["ConversationList"];
+export type ConversationPublic = S["ConversationPublic"];
+export type ConversationStyle = ConversationCreate["style"];
+export type SpeakerBrief = S["SpeakerBrief"];
+export type Draft = S["DraftPublic"];
+export type AdaptationCreate = S["AdaptationCreate"];
+export type Adaptation = S["Adaptation"];
+
 export type VoiceConfig = NonNullable<TaskCreate["voice_config"]>;
 
 export type ScriptCheck = S["ScriptCheck"];

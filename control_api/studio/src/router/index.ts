@@ -15,6 +15,9 @@ const routes: RouteRecordRaw[] = [
   { path: "/scripts/new", name: "script-new", component: () => import("../views/ScriptView.vue") },
   { path: "/scripts/:id", name: "script", component: () => import("../views/ScriptView.vue"), props: true },
   { path: "/tasks/:id", name: "task", component: () => import("../views/TaskView.vue"), props: true },
+  { path: "/write", name: "write", component: () => import("../views/WriterView.vue") },
+  { path: "/write/:id", name: "conversation", component: () => import("../views/WriterView.vue"), props: true },
+  { path: "/adapt", name: "adapt", component: () => import("../views/AdaptView.vue") },
   { path: "/credits", name: "credits", component: () => import("../views/CreditsView.vue") },
   { path: "/:pathMatch(.*)*", name: "not-found", component: () => import("../views/NotFoundView.vue") },
 ];
