@@ -39,6 +39,23 @@ def fake_t2a(fake_t2a_server):
 
 
 @pytest.fixture(scope="session")
+def fake_chat_server():
+    """One fake OpenAI-compatible chat server per test process (a real HTTP server on loopback)."""
+    from tests.fakes import FakeChat
+
+    server = FakeChat()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def chat(fake_chat_server):
+    """The fake chat server with no replies queued, no faults and an empty log."""
+    fake_chat_server.reset()
+    return fake_chat_server
+
+
+@pytest.fixture(scope="session")
 def tangoflux_model(tmp_path_factory) -> Path:
     """A tiny random-weight TangoFlux model folder in the published layout (tests/fakes/tangoflux.py)."""
     from tests.fakes.tangoflux import write_model

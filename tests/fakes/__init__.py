@@ -63,6 +63,9 @@ class FakeChat(FakeServer):
 
     module = "tests.fakes.openai_chat"
 
+    def reset(self) -> None:
+        httpx.post(f"{self.url}/_fake/reset", timeout=30).raise_for_status()
+
     def replies(self, *texts: str) -> None:
         httpx.post(f"{self.url}/_fake/replies", json=list(texts), timeout=30).raise_for_status()
 

@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from tests.control_api.service.conftest import Account, final_status, running_api
-from tests.fakes import FakeChat
 
 pytestmark = [pytest.mark.xdist_group("service"), pytest.mark.slow]
 CAP = 25  # a token round is charged in full before the cap cuts a later one
@@ -28,22 +27,14 @@ BRIEF = {"topic": "why the tide turns", "style": "interview", "target_duration_s
 
 
 @pytest.fixture(scope="module")
-def chat():
-    server = FakeChat()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def writer_api(settings, chat, tmp_path_factory):
-    env = chat.env() | {"DRAMAFLOW_CONVERSATION_CREDITS_MAX": str(CAP)}
+def writer_api(settings, fake_chat_server, tmp_path_factory):
+    env = fake_chat_server.env() | {"DRAMAFLOW_CONVERSATION_CREDITS_MAX": str(CAP)}
     with running_api(settings, tmp_path_factory.mktemp("writer-api"), **env) as (url, _):
         yield url
 
 
 @pytest.fixture
 def client(writer_api, chat):
-    httpx.post(f"{chat.url}/_fake/reset", timeout=30).raise_for_status()
     with httpx.Client(base_url=writer_api, timeout=120) as c:
         yield c
 

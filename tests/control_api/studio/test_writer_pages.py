@@ -14,7 +14,6 @@ from tests.control_api.service.conftest import running_api
 from tests.control_api.studio.conftest import SECRET, WELCOME_CREDITS
 from tests.control_api.studio.test_studio_e2e import register_and_sign_in
 from tests.control_api.writer.examples import CHAPTER, SHORT_REPLY
-from tests.fakes import FakeChat
 
 pytestmark = [pytest.mark.xdist_group("studio"), pytest.mark.slow]
 GOOD = ("---\ntitle: Tides\nvoices: {Host: en-joe, Guest: en-espeak-f}\n---\n"
@@ -26,15 +25,8 @@ BROKEN = GOOD.replace("**Guest:** Exactly.", "**Gust:** Exactly.")  # line 8: an
 
 
 @pytest.fixture(scope="module")
-def chat():
-    server = FakeChat()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def writer_studio(settings, chat, tmp_path_factory):
-    env = {"DRAMAFLOW_SECRET_KEY": SECRET, "DRAMAFLOW_WELCOME_CREDITS": str(WELCOME_CREDITS), **chat.env()}
+def writer_studio(settings, fake_chat_server, tmp_path_factory):
+    env = {"DRAMAFLOW_SECRET_KEY": SECRET, "DRAMAFLOW_WELCOME_CREDITS": str(WELCOME_CREDITS), **fake_chat_server.env()}
     with running_api(settings, tmp_path_factory.mktemp("writer-studio"), **env) as (url, _):
         yield url
 

@@ -32,28 +32,23 @@ def test_adapt_names_a_bad_language_and_writes_nothing(tmp_path):
     assert proc.returncode == 2 and "choose en or zh" in proc.stderr and not target.exists()
 
 
-def test_write_drafts_a_checked_script_with_the_configured_model(tmp_path, library):
+def test_write_drafts_a_checked_script_with_the_configured_model(tmp_path, library, chat):
     from tests.control_api.writer.test_author import BROKEN, GOOD
-    from tests.fakes import FakeChat
 
-    fake = FakeChat()
-    try:
-        fake.replies(BROKEN, GOOD, BROKEN, BROKEN)
-        env = {"COLUMNS": "200", "PATH": str(BIN), **fake.env()}
-        target = tmp_path / "episode.md"
-        args = [str(BIN / "dramaflow"), "write", "why the tide turns", "--style", "interview", "--minutes", "0.5",
-                "-s", "Host=en-joe:curious", "-s", "Guest=en-espeak-f:an oceanographer", "-o", str(target)]
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
-        assert proc.returncode == 0, proc.stderr
-        assert "2 call(s)" in proc.stderr and target.read_text(encoding="utf-8") == GOOD
-        assert parse_script(GOOD, library).title == "Tides"
-        second = tmp_path / "second.md"
-        failed = subprocess.run([*args[:-1], str(second)], capture_output=True, text=True, timeout=120, env=env)
-        assert failed.returncode == 1 and "unknown speaker 'Gust'" in failed.stderr and not second.exists()
-        unset = subprocess.run(args, capture_output=True, text=True, timeout=120, env={"PATH": str(BIN)})
-        assert unset.returncode == 2 and "DRAMAFLOW_LLM_BASE_URL" in unset.stderr
-    finally:
-        fake.close()
+    chat.replies(BROKEN, GOOD, BROKEN, BROKEN)
+    env = {"COLUMNS": "200", "PATH": str(BIN), **chat.env()}
+    target = tmp_path / "episode.md"
+    args = [str(BIN / "dramaflow"), "write", "why the tide turns", "--style", "interview", "--minutes", "0.5",
+            "-s", "Host=en-joe:curious", "-s", "Guest=en-espeak-f:an oceanographer", "-o", str(target)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 call(s)" in proc.stderr and target.read_text(encoding="utf-8") == GOOD
+    assert parse_script(GOOD, library).title == "Tides"
+    second = tmp_path / "second.md"
+    failed = subprocess.run([*args[:-1], str(second)], capture_output=True, text=True, timeout=120, env=env)
+    assert failed.returncode == 1 and "unknown speaker 'Gust'" in failed.stderr and not second.exists()
+    unset = subprocess.run(args, capture_output=True, text=True, timeout=120, env={"PATH": str(BIN)})
+    assert unset.returncode == 2 and "DRAMAFLOW_LLM_BASE_URL" in unset.stderr
 
 
 def test_adapt_uses_the_configured_model_and_prints_what_it_put_back(tmp_path, library, chat):
