@@ -56,7 +56,8 @@ class ServiceSettings(BaseSettings):
 
     task_time_limit_s: float = Field(1800.0, gt=0)  # a render running longer is stopped and failed
     task_retries: int = Field(1, ge=0)  # extra attempts after a transient failure
-    worker_concurrency: int = Field(2, ge=1)  # tasks one worker process renders at once
+    # tasks one worker process renders at once; default: from the cores and the memory (default_concurrency)
+    worker_concurrency: int | None = Field(None, ge=1)
     cancel_poll_s: float = Field(0.5, gt=0)
     events_ttl_s: int = Field(86400, gt=0)  # Redis stream and status hash live this long after the end
     scratch_ttl_h: float = Field(24.0, gt=0)  # task folders (dataflow, logs) are swept after this
@@ -154,3 +155,35 @@ class ServiceSettings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> ServiceSettings:
     return ServiceSettings()
+
+
+RENDER_MEMORY_BYTES = 2 << 30  # what one render's process tree may take (the demo through dora peaks near 1.7 GB)
+
+
+def available_memory_bytes() -> int | None:
+    """MemAvailable of /proc/meminfo (Linux), or None."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def default_concurrency(cores: int | None = None, memory_bytes: int | None = None) -> int:
+    """Renders one worker runs at once when not configured: one per core, as many as the memory holds at
+    ``RENDER_MEMORY_BYTES`` each, at least one."""
+    from nodes.common.settings import cores as machine_cores
+
+    cores = cores or machine_cores()
+    memory_bytes = memory_bytes if memory_bytes is not None else available_memory_bytes()
+    fits = cores if memory_bytes is None else memory_bytes // RENDER_MEMORY_BYTES
+    return max(1, min(cores, fits))
+
+
+def tts_workers_per_render(concurrency: int, cores: int | None = None) -> int:
+    """Segments a render speaks at once when ``concurrency`` renders share the machine's cores."""
+    from nodes.common.settings import cores as machine_cores
+
+    return max(1, (cores or machine_cores()) // max(1, concurrency))

@@ -47,8 +47,9 @@ from control_api.engines.base import Engine, ProgressEvent, RenderReport
 from control_api.engines.dora import DoraEngine, kill_leftovers
 from control_api.queue import OUTPUT_NAME, redis_settings
 from control_api.service import library_for, render_options
-from control_api.settings import ServiceSettings, get_settings
+from control_api.settings import ServiceSettings, default_concurrency, get_settings, tts_workers_per_render
 from nodes.common.errors import DramaflowError, TaskCancelled, TaskTimedOut, TransientBackendError
+from nodes.common.settings import ENV_TTS_WORKERS
 
 log = logging.getLogger("dramaflow.worker")
 
@@ -381,7 +382,7 @@ def engine_for_task(ctx: dict[str, Any], task: Task) -> Engine:
         if "direct" not in ctx:  # loaded on first use: the stage code stays out of a dora-only worker
             from control_api.engines.direct import DirectEngine
 
-            ctx["direct"] = DirectEngine(env={**os.environ, **node_env(settings)})
+            ctx["direct"] = DirectEngine(env={**os.environ, **node_env(settings, ctx["concurrency"])})
         engine = ctx["direct"]
     else:
         engine = ctx["engine"]
@@ -393,7 +394,7 @@ async def _startup(ctx: dict[str, Any]) -> None:
     settings: ServiceSettings = ctx["settings"]
     settings.tasks_dir.mkdir(parents=True, exist_ok=True)
     ctx["engine"] = DoraEngine(library_for(settings.voices_file), workdir=settings.data_dir.resolve() / "dora" /
-                               uuid.uuid4().hex[:8], daemon_env=node_env(settings))
+                               uuid.uuid4().hex[:8], daemon_env=node_env(settings, ctx["concurrency"]))
     ctx["engine"].daemon  # noqa: B018 - start it now, in the main thread
 
 
@@ -403,14 +404,18 @@ async def _shutdown(ctx: dict[str, Any]) -> None:
             await asyncio.to_thread(ctx[name].close)
 
 
-def node_env(settings: ServiceSettings) -> dict[str, str]:
+def node_env(settings: ServiceSettings, concurrency: int = 1) -> dict[str, str]:
     """What the worker adds to its nodes' environment: the shared rate limit lives in the service's Redis,
-    the segment cache under its data folder (unless DRAMAFLOW_CACHE_DIR says otherwise)."""
-    return {"DRAMAFLOW_REDIS_URL": settings.redis_url, "DRAMAFLOW_DATA_DIR": str(settings.data_dir.resolve())}
+    the segment cache under its data folder (unless DRAMAFLOW_CACHE_DIR says otherwise), and each of the
+    ``concurrency`` renders its share of the cores for speaking segments at once (unless
+    DRAMAFLOW_TTS_WORKERS says otherwise)."""
+    return {"DRAMAFLOW_REDIS_URL": settings.redis_url, "DRAMAFLOW_DATA_DIR": str(settings.data_dir.resolve()),
+            ENV_TTS_WORKERS: os.environ.get(ENV_TTS_WORKERS) or str(tts_workers_per_render(concurrency))}
 
 
 def make_worker(settings: ServiceSettings | None = None, concurrency: int | None = None) -> Worker:
     settings = settings or get_settings()
+    concurrency = concurrency or settings.worker_concurrency or default_concurrency()
     configure_pool(settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout_s)
     require_current_schema(settings.database_url)
     return Worker(
@@ -419,6 +424,6 @@ def make_worker(settings: ServiceSettings | None = None, concurrency: int | None
         cron_jobs=[cron(sweep_job, hour={3}, minute={17}, run_at_startup=False),
                    cron(reconcile, second={7}, run_at_startup=True, unique=True)],
         redis_settings=redis_settings(settings.redis_url, ride_out=True), queue_name=settings.queue_name,
-        max_jobs=concurrency or settings.worker_concurrency, keep_result=3600, poll_delay=0.2,
-        on_startup=_startup, on_shutdown=_shutdown, ctx={"settings": settings}, handle_signals=True,
+        max_jobs=concurrency, keep_result=3600, poll_delay=0.2, on_startup=_startup, on_shutdown=_shutdown,
+        ctx={"settings": settings, "concurrency": concurrency}, handle_signals=True,
     )

@@ -86,6 +86,9 @@ class RenderReport:
     tts: dict[str, Any] = field(default_factory=dict)
     # backend, generated / cache_hits (TangoFlux clips), lock_wait_s, load_s, generate_s, device: close_backend
     ambience: dict[str, Any] = field(default_factory=dict)
+    # dora only: per node process, the CPU its start-up and imports took, its CPU in all (with its helper
+    # processes) and its peak resident memory (``stats/<node>.json``, written as each node exits)
+    node_stats: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

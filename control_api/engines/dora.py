@@ -46,7 +46,8 @@ from nodes.common.errors import (
 from nodes.common.voices import VoiceLibrary, load_voices, providers_from_env
 from nodes.segmenter.core import parse_script
 
-POLL_S = 0.2
+POLL_S = 0.2  # the task's files and node processes
+LIST_EVERY_S = 5.0  # dora's own listing, while the task's node processes run
 START_TIMEOUT_S = 120.0
 # a dataflow missing from every working listing this long, with none of its node processes alive (they
 # may take seconds to start on a loaded machine) and no output record, has vanished
@@ -213,6 +214,8 @@ class DoraEngine:
         yml = self.prepare(script, Path(out_mp3).resolve(), options, task_id=task_id, task_dir=task_dir,
                            template=template, title=plan.title,
                            voices={name: v.requested_voice or v.voice_id for name, v in plan.speakers})
+        if on_progress is not None:  # the script parsed: say so now, not when the segmenter process is up
+            on_progress(ProgressEvent("segmenter", 0, len(plan.segments), "starting the dataflow"))
         run = self.start(yml, task_id)
         return self.follow(run, task_dir, on_progress=on_progress, timeout_s=timeout_s, cancel=cancel)
 
@@ -298,10 +301,11 @@ class DoraEngine:
                                        record.get("message", ""), int(record.get("retries", 0))))
 
         missing_since: float | None = None
+        asked = 0.0  # when dora was last asked for the dataflow's state
         try:
             while True:
                 pump()
-                state = self.status(dataflow)
+                state, asked = self._judge(dataflow, task_dir, asked)
                 if state == "Missing" and live_pids(task_dir):
                     state = "Unknown"  # dora's listing lost it (seen under load) while its nodes still work
                 elif state == "Missing" and (task_dir / "output.json").exists():
@@ -325,6 +329,21 @@ class DoraEngine:
             return _report(task_dir, records, self.name)
         finally:
             kill_leftovers(task_dir)
+
+    def _judge(self, dataflow: str, task_dir: Path, asked: float) -> tuple[str, float]:
+        """The dataflow's state from its own files and node processes, asking dora only when they say the
+        flow may have ended (every node gone) or every ``LIST_EVERY_S`` as a backstop: a ``dora list`` is a
+        process that costs about 0.1 s of CPU, and polling it five times a second cost a render through
+        dora a sixth of its CPU. Returns the state and when dora was last asked."""
+        since = time.monotonic() - asked
+        if live_pids(task_dir):
+            if since < LIST_EVERY_S:
+                return "Running", asked
+        elif (task_dir / "output.json").exists():
+            return "Finished", asked  # the output node wrote its record and every node has exited
+        elif since < POLL_S * 5 and not any((task_dir / "errors").glob("*.json")):
+            return "Running", asked  # nodes not started yet, or just gone: ask at most every second
+        return self.status(dataflow), time.monotonic()
 
     def failure(self, dataflow: str, task_dir: Path, state: str) -> DramaflowError:
         """The root cause of a failed dataflow, as the exception the failing node raised."""
@@ -403,8 +422,18 @@ def _report(task_dir: Path, records: list[dict], engine: str) -> RenderReport:
         stage_seconds={stage: round(max(ts) - min(ts), 3) for stage, ts in spans.items()},
         warnings=[r["message"] for r in records if r.get("level") == "warn"],
         files=written["files"], tts_backends=dict(timeline["report"]["tts"]["backends"]),
-        tts=timeline["report"]["tts"], ambience=timeline["report"]["ambience"],
+        tts=timeline["report"]["tts"], ambience=timeline["report"]["ambience"], node_stats=_node_stats(task_dir),
     )
+
+
+def _node_stats(task_dir: Path) -> dict[str, dict[str, float]]:
+    out = {}
+    for path in sorted((task_dir / "stats").glob("*.json")):
+        try:
+            out[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+    return out
 
 
 def live_pids(task_dir: Path) -> list[int]:

@@ -52,6 +52,7 @@ def main() -> None:
         send_clips(runner, C.CUES, clips, layout_config.sample_rate)
         closing = max(len(clips), 1)  # a stage closes at done == total > 0, also with no cues at all
         runner.progress(closing, closing, "done" if clips else "no cues")
+        del scene, clips  # sent: free the beds while the mix and the output work
         runner.linger()
 
 

@@ -122,6 +122,19 @@ class Stopped(Exception):
 # --- the node wrapper ----------------------------------------------------------------------------
 
 
+def release_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the system (glibc keeps them otherwise, and a
+    node that waits for the end of the flow would hold its peak until then)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def os_error_message(exc: OSError) -> str:
     """An OS error in words a person acts on; a full disk is named as such."""
     where = f" writing {exc.filename}" if exc.filename else ""
@@ -137,6 +150,7 @@ class Runner:
     def __init__(self, node_id: str, env: Mapping[str, str] = os.environ) -> None:
         from dora import Node
 
+        self._import_cpu_s = time.process_time()  # the interpreter's start and the imports so far
         self.context = NodeContext.from_env(node_id, env)
         self.node = Node()
         self.stage = node_id
@@ -211,17 +225,34 @@ class Runner:
 
     def linger(self) -> None:
         """After the last output: stay until STOP or the ``done`` cascade (outputs in flight die with
-        the process otherwise). An upstream input closing now is normal."""
+        the process otherwise), having given back the memory the work used. An upstream input closing
+        now is normal."""
+        release_memory()
         for event in self.node:
             if event["type"] == "STOP" or (event["type"] == "INPUT_CLOSED" and event["id"] == C.DONE):
                 return
 
+    def write_stats(self) -> None:
+        """``stats/<node>.json``: start-up CPU, CPU in all (helper processes included), peak RSS."""
+        import resource
+
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        stats = {"import_cpu_s": round(self._import_cpu_s, 3),
+                 "cpu_s": round(own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime, 3),
+                 "max_rss_mb": round(own.ru_maxrss / 1024, 1)}  # kilobytes on Linux
+        folder = self.context.task_dir / "stats"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{self.stage}.json").write_text(json.dumps(stats))
+
     @contextmanager
     def failing_loudly(self) -> Iterator[None]:
-        """Turn errors into an ``errors/<node>.json`` record the engine re-raises, and an exit code."""
+        """Turn errors into an ``errors/<node>.json`` record the engine re-raises, and an exit code;
+        write the node's ``stats`` on the way out."""
         try:
             yield
+            self.write_stats()
         except Stopped:
+            self.write_stats()
             sys.exit(0)
         except UpstreamClosed as exc:
             self._record_error("UpstreamClosed", f"input {exc} closed before its end of stream", None)

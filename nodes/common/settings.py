@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -107,3 +108,30 @@ def _finite(value: float) -> float:
     if not math.isfinite(value):
         raise ValueError("not a finite number")
     return value
+
+
+ENV_TTS_WORKERS = "DRAMAFLOW_TTS_WORKERS"
+MAX_TTS_WORKERS = 64
+
+
+def cores() -> int:
+    """The CPU cores this process may run on (its affinity, which containers and taskset narrow)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def synthesis_workers(env: Mapping[str, str]) -> int:
+    """How many segments a local voice speaks at once: ``DRAMAFLOW_TTS_WORKERS`` (1–64), by default one
+    per core. A worker running several renders at once gives each its share of the cores."""
+    raw = str(env.get(ENV_TTS_WORKERS, "")).strip()
+    if not raw:
+        return cores()
+    try:
+        workers = int(raw)
+    except ValueError:
+        workers = 0
+    if not 1 <= workers <= MAX_TTS_WORKERS:
+        raise ConfigError(f"{ENV_TTS_WORKERS}={raw!r}: give a whole number from 1 to {MAX_TTS_WORKERS}")
+    return workers

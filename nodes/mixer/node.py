@@ -38,6 +38,7 @@ def main() -> None:
         send_programme(runner, C.MIX, result.master, result.sample_rate, lufs=float(result.lufs),
                        true_peak_dbtp=float(result.true_peak_dbtp))
         runner.progress(1, 1, f"{result.lufs:.2f} LUFS, {result.true_peak_dbtp:.2f} dBTP")
+        del speech, clips, result, dialogue, cues  # the programme is sent: free it while the output works
         runner.linger()
 
 

@@ -18,6 +18,7 @@ from nodes.output.subtitles import _to_ms
 
 PCM16_SCALE = 32767.0
 DITHER_SEED = 0x0D1A  # fixed so that the same master always gives the same bytes
+DITHER_BLOCK = 1 << 18  # rows of the second dither draw held at once
 
 MP3_QUALITY = 2  # LAME's -q 2: near-best quality, still fast
 MAX_TRUE_PEAK_RETRIES = 3
@@ -30,10 +31,19 @@ def to_pcm16(audio: np.ndarray) -> np.ndarray:
 
     The dither comes from a generator seeded with ``DITHER_SEED``, so equal input gives equal output.
     """
-    x = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0) * np.float32(PCM16_SCALE)
+    x = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
+    x *= np.float32(PCM16_SCALE)
     rng = np.random.default_rng(DITHER_SEED)
-    x += rng.random(x.shape, dtype=np.float32) - rng.random(x.shape, dtype=np.float32)
-    return np.clip(np.rint(x), -32768, 32767).astype(np.int16)
+    dither = rng.random(x.shape, dtype=np.float32)  # first draw minus second draw, as x += a - b would,
+    second = np.empty((min(len(x), DITHER_BLOCK),) + x.shape[1:], dtype=np.float32)  # without holding b whole
+    for start in range(0, len(x), DITHER_BLOCK):
+        part = rng.random(out=second[:len(x[start:start + DITHER_BLOCK])], dtype=np.float32)
+        dither[start:start + len(part)] -= part
+    x += dither
+    del dither, second
+    np.rint(x, out=x)
+    np.clip(x, -32768, 32767, out=x)
+    return x.astype(np.int16)
 
 
 def encode_mp3(

@@ -35,6 +35,7 @@ def main() -> None:
                 break
         timeline = Timeline.from_dict(document["timeline"])
         master = np.concatenate([audio for audio, _ in chunks.ordered()])
+        chunks.items.clear()  # the chunks are in the master now
         runner.progress(0, 1, "encoding")
         written = write_outputs(
             Path(os.environ[C.ENV_OUTPUT]), master, timeline.sample_rate, timeline, title=timeline.title,

@@ -162,7 +162,8 @@ async def synthesize_requests(
                 cache.put(digest, speech)
         for note in speech.notes:
             warn(note)
-        clip = postprocess(speech, request, request.utterance, sample_rate)
+        # in a thread: resampling and pitch shifting overlap the next segments' synthesis
+        clip = await asyncio.to_thread(postprocess, speech, request, request.utterance, sample_rate)
         if on_clip:
             on_clip(clip, request)
         return clip

@@ -16,14 +16,16 @@ import asyncio
 import ctypes
 import json
 import os
+import queue
 import struct
 import subprocess
 import sys
-import threading
+from collections.abc import Mapping
 
 import numpy as np
 
 from nodes.common.errors import PermanentBackendError, TransientBackendError
+from nodes.common.settings import synthesis_workers
 from nodes.tts.backends.base import Speech, SynthesisRequest
 
 BASE_RATE_WPM = 165
@@ -32,16 +34,22 @@ _HEADER = struct.Struct("<iiI")  # status (0 ok), sample_rate, payload bytes
 
 
 class EspeakSynthesizer:
+    """``workers`` zygotes speak that many segments at once (each child forks from a pristine state, so
+    the samples do not depend on which zygote spoke, or on what it spoke before)."""
+
     name = "espeak"
     max_in_flight = 1
 
     @classmethod
-    def create(cls, **_machine: object) -> EspeakSynthesizer:
-        return cls()
+    def create(cls, *, env: Mapping[str, str] = os.environ, **_machine: object) -> EspeakSynthesizer:
+        return cls(workers=synthesis_workers(env))
 
-    def __init__(self) -> None:
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._lock = threading.Lock()
+    def __init__(self, workers: int = 1) -> None:
+        self.max_in_flight = workers
+        self._procs: list[subprocess.Popen[bytes] | None] = [None] * workers
+        self._free: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for slot in range(workers):
+            self._free.put(slot)
 
     @staticmethod
     def voice_name(request: SynthesisRequest) -> str:
@@ -50,15 +58,16 @@ class EspeakSynthesizer:
         variant = "whisper" if request.emotion == "whisper" else voice.option("variant")
         return f"{base}+{variant}" if variant else base
 
-    def _zygote(self) -> subprocess.Popen[bytes]:
-        if self._proc is None or self._proc.poll() is not None:
-            self._proc = subprocess.Popen(
+    def _zygote(self, slot: int) -> subprocess.Popen[bytes]:
+        proc = self._procs[slot]
+        if proc is None or proc.poll() is not None:
+            proc = self._procs[slot] = subprocess.Popen(
                 [sys.executable, "-m", "nodes.tts.backends.espeak"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
             )
-        return self._proc
+        return proc
 
     def synthesize_sync(self, request: SynthesisRequest) -> Speech:
         voice = request.voice
@@ -70,8 +79,9 @@ class EspeakSynthesizer:
             "range": int(voice.option("espeak_range", 50)),
             "seed": int(request.seed) & 0x7FFF_FFFF,
         }
-        with self._lock:
-            proc = self._zygote()
+        slot = self._free.get()  # at most max_in_flight callers: one is free
+        try:
+            proc = self._zygote(slot)
             assert proc.stdin is not None and proc.stdout is not None
             try:
                 proc.stdin.write(json.dumps(job).encode() + b"\n")
@@ -79,9 +89,11 @@ class EspeakSynthesizer:
                 status, sample_rate, size = _HEADER.unpack(_read_exactly(proc.stdout, _HEADER.size))
                 payload = _read_exactly(proc.stdout, size)
             except (OSError, EOFError) as exc:
-                self._proc = None
+                self._procs[slot] = None
                 raise TransientBackendError(f"espeak helper process died: {exc}", backend=self.name,
                                             line=request.line) from exc
+        finally:
+            self._free.put(slot)
         if status != 0:
             raise PermanentBackendError(payload.decode(errors="replace"), backend=self.name, line=request.line)
         audio = (np.frombuffer(payload, dtype="<i2").astype(np.float32) / 32768.0)[:, None]
@@ -91,17 +103,20 @@ class EspeakSynthesizer:
         return await asyncio.to_thread(self.synthesize_sync, request)
 
     def close(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            assert proc.stdin is not None
-            proc.stdin.close()  # the zygote exits on EOF
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if proc is not None and proc.stdout is not None:
-            proc.stdout.close()
+        procs, self._procs = self._procs, [None] * len(self._procs)
+        for proc in procs:
+            if proc is None:
+                continue
+            if proc.poll() is None:
+                assert proc.stdin is not None
+                proc.stdin.close()  # the zygote exits on EOF
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
 
     async def aclose(self) -> None:
         self.close()

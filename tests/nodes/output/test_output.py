@@ -556,3 +556,20 @@ def test_the_node_names_a_full_disk_in_its_error_record():
     message = os_error_message(OSError(errno.ENOSPC, "No space left on device", "/data/tasks/x/output.mp3"))
     assert message.startswith("the disk is full (ENOSPC) writing /data/tasks/x/output.mp3")
     assert "DRAMAFLOW_DATA_DIR" in message
+
+
+def test_dither_drawn_in_blocks_gives_the_bytes_of_one_draw():
+    """to_pcm16 holds the second dither draw a block at a time (memory); the bytes must be those of
+    ``x += a - b`` with both draws whole, for lengths around the block size and both channel counts."""
+    from nodes.output.mp3 import DITHER_BLOCK, DITHER_SEED, PCM16_SCALE, to_pcm16
+
+    def whole(audio):
+        x = np.clip(audio, -1.0, 1.0) * np.float32(PCM16_SCALE)
+        rng = np.random.default_rng(DITHER_SEED)
+        x += rng.random(x.shape, dtype=np.float32) - rng.random(x.shape, dtype=np.float32)
+        return np.clip(np.rint(x), -32768, 32767).astype(np.int16)
+
+    for frames in (1, DITHER_BLOCK - 1, DITHER_BLOCK, 2 * DITHER_BLOCK + 7):
+        audio = (np.random.default_rng(frames).standard_normal((frames, 2)) * 0.5).astype(np.float32)
+        assert np.array_equal(to_pcm16(audio), whole(audio))
+        assert np.array_equal(to_pcm16(audio[:, :1]), whole(audio[:, :1]))

@@ -141,7 +141,7 @@ def test_espeak_helper_process_stops_on_close(library):
 
     synth = EspeakSynthesizer()
     synth.synthesize_sync(request(voice(library, "en-espeak-f"), "Hello."))
-    pid = synth._proc.pid
+    pid = synth._procs[0].pid
     synth.close()
     assert not _alive(pid)
 
@@ -160,7 +160,7 @@ def test_espeak_helper_process_dies_with_its_owner():
         "from nodes.tts.backends.base import SynthesisRequest\n"
         "s = EspeakSynthesizer()\n"
         "s.synthesize_sync(SynthesisRequest(0, 'hi', VoiceSettings('v', 'espeak', 'en'), 1))\n"
-        "print(s._proc.pid, flush=True)\n"
+        "print(s._procs[0].pid, flush=True)\n"
         "os.kill(os.getpid(), 9)\n"
     )
     owner = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -195,3 +195,41 @@ def test_espeak_whisper_is_the_same_in_every_process():
     digests = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                               check=True).stdout for _ in range(2)}
     assert len(digests) == 1
+
+
+def test_local_voices_speak_segments_at_once_with_the_samples_of_one_at_a_time(library):
+    """DRAMAFLOW_TTS_WORKERS=2: two segments in flight (espeak: two zygotes; piper: two runs on one
+    session), each with exactly the samples it has when spoken alone."""
+    import concurrent.futures
+
+    from nodes.tts.core import load_synthesizers
+
+    texts = [f"Segment number {i} is spoken here, with a second clause after the comma." for i in range(6)]
+    for provider, voice_id in (("espeak", "en-espeak-f"), ("piper", "en-joe")):
+        requests = [request(voice(library, voice_id), text, seq=i) for i, text in enumerate(texts)]
+        alone = load_synthesizers([provider], env={"DRAMAFLOW_TTS_WORKERS": "1"})[provider]
+        together = load_synthesizers([provider], env={"DRAMAFLOW_TTS_WORKERS": "2"})[provider]
+        try:
+            assert (alone.max_in_flight, together.max_in_flight) == (1, 2)
+            expected = [alone.synthesize_sync(r).audio for r in requests]
+            with concurrent.futures.ThreadPoolExecutor(2) as pool:
+                got = [clip.audio for clip in pool.map(together.synthesize_sync, requests)]
+            assert all(np.array_equal(a, b) for a, b in zip(expected, got, strict=True)), provider
+            if provider == "espeak":
+                assert sum(p is not None for p in together._procs) == 2  # both zygotes spoke
+        finally:
+            for synth in (alone, together):
+                getattr(synth, "close", lambda: None)()
+
+
+def test_synthesis_workers_default_to_the_cores_and_refuse_nonsense():
+    import os
+
+    from nodes.common.errors import ConfigError
+    from nodes.common.settings import synthesis_workers
+
+    assert synthesis_workers({}) == len(os.sched_getaffinity(0))
+    assert synthesis_workers({"DRAMAFLOW_TTS_WORKERS": " 3 "}) == 3
+    for bad in ("0", "-1", "two", "65"):
+        with pytest.raises(ConfigError, match="DRAMAFLOW_TTS_WORKERS"):
+            synthesis_workers({"DRAMAFLOW_TTS_WORKERS": bad})
