@@ -5,8 +5,11 @@ whole process tree (engine + coordinator + daemon + nodes), sampled every 50 ms.
 from __future__ import annotations
 
 import os
+import resource
+import statistics
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -42,14 +45,20 @@ def tree_rss_mb(root: int) -> float:
 
 
 class PeakSampler:
-    def __init__(self) -> None:
+    """Peak RSS of this process's tree, sampled every 50 ms; its own CPU (``cpu_s``) is left out of the
+    engine's."""
+
+    def __init__(self, roots: list[int]) -> None:
+        self.roots = roots
         self.peak_mb = 0.0
+        self.cpu_s = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(0.05):
-            self.peak_mb = max(self.peak_mb, tree_rss_mb(os.getpid()))
+            self.peak_mb = max(self.peak_mb, sum(tree_rss_mb(root) for root in self.roots))
+        self.cpu_s = time.thread_time()
 
     def __enter__(self) -> PeakSampler:
         self._thread.start()
@@ -60,32 +69,85 @@ class PeakSampler:
         self._thread.join()
 
 
-def timed(engine, out: Path) -> tuple[float, float, object, float]:
+def process_cpu_s(pid: int) -> tuple[float, float]:
+    """(own CPU, CPU of its exited and waited children) of ``pid``, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
+
+
+@dataclass
+class Run:
+    wall_s: float
+    first_progress_s: float
+    cpu_s: float
+    peak_mb: float
+    report: object
+
+
+def timed(engine, out: Path, daemon_pids: list[int] = ()) -> Run:
+    """One render of the demo: wall, first progress, CPU of everything it ran (this process without the
+    sampler, the dora CLI calls, coordinator, daemon, and the node processes the daemon waited for)."""
     script = (ROOT / "scripts/the-lighthouse.md").read_text(encoding="utf-8")
     first: list[float] = []
+    before = [process_cpu_s(pid) for pid in daemon_pids]
+    own0, kids0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    with PeakSampler() as sampler:
+    # dora: the coordinator's and the daemon's trees (nodes included) and this process's RSS growth;
+    # direct: this process (it renders in-process)
+    baseline_mb = tree_rss_mb(os.getpid()) if daemon_pids else 0.0
+    with PeakSampler([*daemon_pids] or [os.getpid()]) as sampler:
         report = engine.render(script, out, RenderOptions(),
                                on_progress=lambda e: first.append(time.perf_counter()) if not first else None)
-    return time.perf_counter() - start, first[0] - start, report, sampler.peak_mb
+    wall = time.perf_counter() - start
+    own1, kids1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (own1.ru_utime + own1.ru_stime - own0.ru_utime - own0.ru_stime - sampler.cpu_s
+           + kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime)
+    for pid, (own, waited) in zip(daemon_pids, before, strict=True):
+        own_now, waited_now = process_cpu_s(pid)
+        cpu += own_now - own + waited_now - waited
+    return Run(wall, first[0] - start, cpu, sampler.peak_mb + max(0.0, tree_rss_mb(os.getpid()) - baseline_mb)
+               if daemon_pids else sampler.peak_mb, report)
+
+
+RUNS = 3
 
 
 def test_dora_against_direct_on_the_demo(tmp_path):
+    """Interleaved direct, dora, direct, dora…: medians of ``RUNS`` each, and every node's own numbers."""
     direct = DirectEngine()
     dora = DoraEngine(workdir=tmp_path / "dora")
     try:
         t0 = time.perf_counter()
         assert dora.daemon.alive  # start the coordinator and daemon outside the per-task measurement
         daemon_start = time.perf_counter() - t0
-        direct_s, direct_first, direct_report, direct_mb = timed(direct, tmp_path / "direct.mp3")
-        dora_s, dora_first, dora_report, dora_mb = timed(dora, tmp_path / "dora.mp3")
+        runs: dict[str, list[Run]] = {"direct": [], "dora": []}
+        for k in range(RUNS):
+            runs["direct"].append(timed(direct, tmp_path / f"direct{k}.mp3"))
+            runs["dora"].append(timed(dora, tmp_path / f"dora{k}.mp3", dora.daemon.pids))
     finally:
         direct.close()
         dora.close()
-    assert direct_report.duration_s == dora_report.duration_s
-    print(f"\nBENCH dora vs direct on the demo ({dora_report.duration_s:.1f} s of audio): "
-          f"direct {direct_s:.1f} s, dora {dora_s:.1f} s, ratio {dora_s / direct_s:.2f} "
-          f"(+{dora_s - direct_s:.1f} s per task); daemon start {daemon_start:.1f} s (once per worker)")
-    print(f"BENCH first progress event: direct {direct_first * 1000:.0f} ms, dora {dora_first * 1000:.0f} ms")
-    print(f"BENCH peak RSS of the process tree: direct {direct_mb:.0f} MB, dora {dora_mb:.0f} MB "
-          f"(engine + coordinator + daemon + 6 nodes)")
+    wavs = {(tmp_path / f"{name}{k}.wav").read_bytes() for name in runs for k in range(RUNS)}
+    assert len(wavs) == 1, "the engines and the runs gave different samples"
+
+    def median(name: str, field: str) -> float:
+        return statistics.median(getattr(r, field) for r in runs[name])
+
+    duration_s = runs["dora"][0].report.duration_s
+    d_wall, o_wall, d_cpu, o_cpu = (median("direct", "wall_s"), median("dora", "wall_s"), median("direct", "cpu_s"),
+                                    median("dora", "cpu_s"))
+    print(f"\nBENCH dora vs direct on the demo ({duration_s:.1f} s of audio, median of {RUNS}, "
+          f"DRAMAFLOW_TTS_WORKERS={os.environ.get('DRAMAFLOW_TTS_WORKERS', 'default')}): wall direct {d_wall:.1f} s, "
+          f"dora {o_wall:.1f} s, ratio {o_wall / d_wall:.2f}; CPU direct {d_cpu:.1f} s, dora {o_cpu:.1f} s, ratio "
+          f"{o_cpu / d_cpu:.2f}; real-time factor dora {o_wall / duration_s:.3f}, direct {d_wall / duration_s:.3f}; "
+          f"daemon start {daemon_start:.1f} s (once per worker)")
+    print(f"BENCH first progress event: direct {median('direct', 'first_progress_s') * 1000:.0f} ms, "
+          f"dora {median('dora', 'first_progress_s') * 1000:.0f} ms")
+    print(f"BENCH peak RSS of the process tree: direct {median('direct', 'peak_mb'):.0f} MB, dora "
+          f"{median('dora', 'peak_mb'):.0f} MB (coordinator + daemon + 6 nodes, and what the engine grew)")
+    stats = runs["dora"][-1].report.node_stats
+    for node, numbers in stats.items():
+        print(f"BENCH node {node:<9} start-up and imports {numbers['import_cpu_s']:5.2f} s CPU, in all "
+              f"{numbers['cpu_s']:6.2f} s CPU, peak RSS {numbers['max_rss_mb']:6.0f} MB")
+    assert set(stats) == {"segmenter", "tts", "effects", "ambience", "mixer", "output"}
