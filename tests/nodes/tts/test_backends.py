@@ -233,3 +233,21 @@ def test_synthesis_workers_default_to_the_cores_and_refuse_nonsense():
     for bad in ("0", "-1", "two", "65"):
         with pytest.raises(ConfigError, match="DRAMAFLOW_TTS_WORKERS"):
             synthesis_workers({"DRAMAFLOW_TTS_WORKERS": bad})
+
+
+def test_the_rewritten_piper_model_is_kept_and_speaks_the_same(tmp_path, monkeypatch, library):
+    """The seeded-noise rewrite is done once per model file and read back after (a dora TTS node is a new
+    process each render): the same bytes, the same samples, no second rewrite."""
+    from nodes.tts.backends import piper
+
+    calls = []
+    rewrite = piper.deterministic_model_bytes
+    monkeypatch.setattr(piper, "deterministic_model_bytes", lambda path: calls.append(path) or rewrite(path))
+    env = {"DRAMAFLOW_CACHE_DIR": str(tmp_path), "DRAMAFLOW_TTS_WORKERS": "1"}
+    spoken = request(voice(library, "en-joe"), "The tide turns twice a day.")
+    first = piper.PiperSynthesizer.create(env=env).synthesize_sync(spoken).audio
+    second = piper.PiperSynthesizer.create(env=env).synthesize_sync(spoken).audio
+    uncached = piper.PiperSynthesizer.create(env={**env, "DRAMAFLOW_CACHE": "off"}).synthesize_sync(spoken).audio
+    assert len(calls) == 2  # the first creation and the one with the cache off
+    assert np.array_equal(first, second) and np.array_equal(first, uncached)
+    assert len(list((tmp_path / "piper-models").glob("*.onnx"))) == 1
