@@ -233,16 +233,20 @@ class Runner:
                 return
 
     def write_stats(self) -> None:
-        """``stats/<node>.json``: start-up CPU, CPU in all (helper processes included), peak RSS."""
+        """``stats/<node>.json``: start-up CPU, CPU in all (helper processes included), peak RSS. Never
+        fails the node: statistics that cannot be written (a full disk) are left out."""
         import resource
 
         own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         stats = {"import_cpu_s": round(self._import_cpu_s, 3),
                  "cpu_s": round(own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime, 3),
                  "max_rss_mb": round(own.ru_maxrss / 1024, 1)}  # kilobytes on Linux
-        folder = self.context.task_dir / "stats"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{self.stage}.json").write_text(json.dumps(stats))
+        try:
+            folder = self.context.task_dir / "stats"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{self.stage}.json").write_text(json.dumps(stats))
+        except OSError:
+            pass
 
     @contextmanager
     def failing_loudly(self) -> Iterator[None]:
