@@ -67,24 +67,42 @@ def hop_samples(sample_rate: int) -> int:
     return int(round(0.1 * sample_rate))
 
 
+def k_weighting(sample_rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The BS.1770 K-weighting pre-filter as two biquads ``(b, a)``, normalised by ``a[0]``: a high shelf
+    (+4 dB, Q 1/√2, 1500 Hz) then a high pass (Q 0.5, 38 Hz), from the RBJ audio-EQ cookbook. These are
+    the coefficients pyloudnorm's ``Meter`` uses, evaluated in the same order so that they are equal to
+    the bit (a test checks), without importing pyloudnorm and scipy.signal in every node."""
+    w0 = 2.0 * np.pi * (1500.0 / sample_rate)
+    shelf_gain = 10 ** (4.0 / 40.0)
+    alpha = np.sin(w0) / (2.0 * (1 / np.sqrt(2)))
+    cos_w0, root = np.cos(w0), 2 * np.sqrt(shelf_gain) * alpha
+    up, down = shelf_gain + 1, shelf_gain - 1
+    shelf_b = [shelf_gain * (up + down * cos_w0 + root), -2 * shelf_gain * (down + up * cos_w0),
+               shelf_gain * (up + down * cos_w0 - root)]
+    shelf_a = [up - down * cos_w0 + root, 2 * (down - up * cos_w0), up - down * cos_w0 - root]
+    w0 = 2.0 * np.pi * (38.0 / sample_rate)
+    alpha, cos_w0 = np.sin(w0) / (2.0 * 0.5), np.cos(w0)
+    pass_b = [(1 + cos_w0) / 2, -(1 + cos_w0), (1 + cos_w0) / 2]
+    pass_a = [1 + alpha, -2 * cos_w0, 1 - alpha]
+    return [(np.array(b) / a[0], np.array(a) / a[0]) for b, a in ((shelf_b, shelf_a), (pass_b, pass_a))]
+
+
 def k_weighted_energy(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Per-sample sum over channels of the squared BS.1770 K-weighted signal, float32 (samples,).
 
     Filters chunk by chunk, carrying the filter state, so memory stays bounded for long programmes.
-    Uses pyloudnorm's coefficients for this rate; all BS.1770 stereo channel weights are 1.
+    All BS.1770 stereo channel weights are 1.
     """
-    import pyloudnorm
-    from scipy.signal import lfilter
+    from nodes.common.iir import linear_filter
 
     x = as_2d(audio)
-    stages = list(pyloudnorm.Meter(sample_rate)._filters.values())
-    states = [np.zeros((x.shape[1], max(len(st.a), len(st.b)) - 1)) for st in stages]
+    stages = k_weighting(sample_rate)
+    states = [np.zeros((x.shape[1], max(len(a), len(b)) - 1)) for b, a in stages]
     energy = np.empty(x.shape[0], dtype=np.float32)
     for start in range(0, x.shape[0], CHUNK_SAMPLES):
         y = np.ascontiguousarray(x[start:start + CHUNK_SAMPLES].T, dtype=np.float64)
-        for k, st in enumerate(stages):
-            y, states[k] = lfilter(st.b, st.a, y, axis=-1, zi=states[k])
-            y *= st.passband_gain
+        for k, (b, a) in enumerate(stages):
+            y, states[k] = linear_filter(b, a, y, states[k])
         energy[start:start + y.shape[1]] = np.einsum("ij,ij->j", y, y)
     return energy
 

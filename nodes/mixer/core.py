@@ -304,18 +304,17 @@ def limiter_gain(peak: np.ndarray, sample_rate: int, ceiling_dbtp: float, config
     over the same window; both windows contain the sample, so the result never exceeds the
     requirement while ramping down ahead of a peak. A one-pole release slows the recovery.
     """
-    from scipy.ndimage import minimum_filter1d
-    from scipy.signal import lfilter
+    from nodes.common.iir import linear_filter, running_min
 
     required = np.minimum(1.0, db_to_gain(ceiling_dbtp) / np.maximum(peak, 1e-12))
     if required.size == 0 or required.min() >= 1.0:
         return np.ones(len(peak))
     w = max(1, seconds_to_samples(config.limiter_lookahead_s, sample_rate))
-    ahead = minimum_filter1d(required, size=w, origin=-(w // 2), mode="nearest")
+    ahead = running_min(required, w)
     padded = np.concatenate([np.full(w - 1, ahead[0]), ahead])
     smooth = np.convolve(padded, np.ones(w) / w, mode="valid")
     a = math.exp(-1.0 / max(1.0, config.limiter_release_s * sample_rate))
-    released = lfilter([1.0 - a], [1.0, -a], smooth, zi=[a * smooth[0]])[0]
+    released = linear_filter([1.0 - a], [1.0, -a], smooth, [a * smooth[0]])[0]
     return np.minimum(smooth, released)
 
 

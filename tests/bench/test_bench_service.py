@@ -1,7 +1,8 @@
 """Benchmark (``make bench``): the control service on real PostgreSQL, Redis and dora.
 
-- Throughput: N demo-script tasks submitted at once to one worker process rendering 2 at a time
-  (the default), wall time until all are completed → tasks per hour.
+- Throughput: N demo-script tasks submitted at once to one worker process rendering as many at a time
+  as its default concurrency (from the machine's cores and memory), wall time until all are completed
+  → tasks per hour.
 - Status polling latency (GET /api/v1/tasks/{id}) from 4 client threads, each 10 times a second,
   while those renders run: p50 / p99 in milliseconds.
 """
@@ -18,6 +19,7 @@ import pytest
 
 from control_api import accounts, credits
 from control_api.db import session_scope
+from control_api.settings import default_concurrency
 from tests.control_api.service.conftest import Account, Workers, final_status
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +37,8 @@ def test_bench_tasks_per_hour_and_polling_latency(settings, api_url, tmp_path):
     headers = account.headers
     demo = (ROOT / "scripts" / "the-lighthouse.md").read_text(encoding="utf-8")
     pool = Workers(settings, tmp_path)
-    pool.start(concurrency=2)
+    concurrency = default_concurrency()
+    pool.start(concurrency=concurrency)
     latencies: list[float] = []
     stop = threading.Event()
     try:
@@ -70,7 +73,7 @@ def test_bench_tasks_per_hour_and_polling_latency(settings, api_url, tmp_path):
     ms = sorted(x * 1000 for x in latencies)
     p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
     print(f"\nservice: {TASKS} demo tasks (drama template, {audio_s / TASKS:.1f} s of audio each), one worker "
-          f"rendering 2 at a time: {elapsed:.1f} s → {TASKS / elapsed * 3600:.0f} tasks/hour "
+          f"rendering {concurrency} at a time: {elapsed:.1f} s → {TASKS / elapsed * 3600:.0f} tasks/hour "
           f"({audio_s / elapsed:.2f} s of audio per second)")
     print(f"status polling under that load, {POLLERS} threads at {1 / POLL_INTERVAL_S:.0f}/s, {len(ms)} requests: "
           f"p50 {statistics.median(ms):.1f} ms, p99 {p99:.1f} ms")
