@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from nodes.common.audio import integrated_lufs, to_stereo, true_peak_dbtp
+from nodes.common.audio import to_stereo
 from nodes.common.errors import ConfigError
 from nodes.common.settings import check_choice, check_ranges
 from nodes.common.types import Timeline
@@ -125,12 +125,11 @@ def write_outputs(
             + _lame(pcm, sample_rate, bitrate_kbps)
         ),
     )
-    wav_audio = encoded.pcm.astype(np.float32) / np.float32(32768.0)
     report = OutputReport(
         files=files,
-        wav_lufs=integrated_lufs(wav_audio, sample_rate),
-        wav_true_peak_dbtp=true_peak_dbtp(wav_audio, sample_rate),
-        mp3_lufs=integrated_lufs(encoded.decoded, encoded.decoded_rate),
+        wav_lufs=encoded.wav_lufs,
+        wav_true_peak_dbtp=encoded.wav_true_peak_dbtp,
+        mp3_lufs=encoded.mp3_lufs,
         mp3_true_peak_dbtp=encoded.mp3_true_peak_dbtp,
         mp3_gain_adjust_db=encoded.gain_adjust_db,
         duration_s=stereo.shape[0] / sample_rate,

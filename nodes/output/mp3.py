@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 
 import numpy as np
 
-from nodes.common.audio import db_to_gain, to_stereo, true_peak_dbtp
+from nodes.common.audio import db_to_gain, integrated_lufs, to_stereo, true_peak_dbtp
 from nodes.common.errors import warn
 from nodes.common.types import PlacedChapter
 from nodes.output.subtitles import _to_ms
@@ -139,10 +140,28 @@ def _finite(audio: np.ndarray) -> np.ndarray:
 class _Encoded:
     pcm: np.ndarray  # int16, the exact samples in both the WAV and the MP3
     mp3: bytes
-    decoded: np.ndarray
-    decoded_rate: int
+    mp3_lufs: float
     gain_adjust_db: float
     mp3_true_peak_dbtp: float
+    wav_lufs: float
+    wav_true_peak_dbtp: float
+
+
+def _measure_mp3(mp3: bytes) -> tuple[float, float]:
+    """(integrated LUFS, true peak dBTP) of the decoded MP3."""
+    decoded, decoded_rate = decode_mp3(mp3)
+    return integrated_lufs(decoded, decoded_rate), true_peak_dbtp(decoded, decoded_rate)
+
+
+def _encode_and_measure(encode: Callable[[np.ndarray], bytes], pcm: np.ndarray) -> tuple[bytes, float, float]:
+    mp3 = encode(pcm)
+    return (mp3, *_measure_mp3(mp3))
+
+
+def _measure_pcm16(pcm: np.ndarray, sample_rate: int) -> tuple[float, float]:
+    """(integrated LUFS, true peak dBTP) of int16 samples as a WAV player reads them."""
+    audio = pcm.astype(np.float32) / np.float32(32768.0)
+    return integrated_lufs(audio, sample_rate), true_peak_dbtp(audio, sample_rate)
 
 
 def _encode_within_true_peak(
@@ -152,19 +171,24 @@ def _encode_within_true_peak(
     max_true_peak_dbtp: float,
     encode: Callable[[np.ndarray], bytes],
 ) -> _Encoded:
+    """Encode, and turn the master down and encode again while the decoded MP3's true peak is over
+    ``max_true_peak_dbtp``. LAME (which lets go of the GIL) encodes and the MP3 is measured in a second
+    thread while this one measures the WAV's samples: two cores, 1–2 s less wall per demo."""
     gain_adjust_db = 0.0
-    for attempt in range(MAX_TRUE_PEAK_RETRIES + 1):
-        scaled = master if gain_adjust_db == 0.0 else master * np.float32(db_to_gain(gain_adjust_db))
-        pcm = to_pcm16(scaled)
-        mp3 = encode(pcm)
-        decoded, decoded_rate = decode_mp3(mp3)
-        peak_dbtp = true_peak_dbtp(decoded, decoded_rate)
-        if peak_dbtp <= max_true_peak_dbtp or attempt == MAX_TRUE_PEAK_RETRIES:
-            break
-        gain_adjust_db -= peak_dbtp - max_true_peak_dbtp + TRUE_PEAK_MARGIN_DB
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mp3") as pool:
+        for attempt in range(MAX_TRUE_PEAK_RETRIES + 1):
+            scaled = master if gain_adjust_db == 0.0 else master * np.float32(db_to_gain(gain_adjust_db))
+            pcm = to_pcm16(scaled)
+            del scaled
+            encoding = pool.submit(_encode_and_measure, encode, pcm)
+            wav_lufs, wav_peak_dbtp = _measure_pcm16(pcm, sample_rate)
+            mp3, mp3_lufs, peak_dbtp = encoding.result()
+            if peak_dbtp <= max_true_peak_dbtp or attempt == MAX_TRUE_PEAK_RETRIES:
+                break
+            gain_adjust_db -= peak_dbtp - max_true_peak_dbtp + TRUE_PEAK_MARGIN_DB
     if peak_dbtp > max_true_peak_dbtp:
         warn(
             f"MP3 true peak {peak_dbtp:.2f} dBTP is above {max_true_peak_dbtp:.2f} dBTP after "
             f"{MAX_TRUE_PEAK_RETRIES} gain corrections"
         )
-    return _Encoded(pcm, mp3, decoded, decoded_rate, gain_adjust_db, peak_dbtp)
+    return _Encoded(pcm, mp3, mp3_lufs, gain_adjust_db, peak_dbtp, wav_lufs, wav_peak_dbtp)
