@@ -250,4 +250,24 @@ def test_the_rewritten_piper_model_is_kept_and_speaks_the_same(tmp_path, monkeyp
     uncached = piper.PiperSynthesizer.create(env={**env, "DRAMAFLOW_CACHE": "off"}).synthesize_sync(spoken).audio
     assert len(calls) == 2  # the first creation and the one with the cache off
     assert np.array_equal(first, second) and np.array_equal(first, uncached)
-    assert len(list((tmp_path / "piper-models").glob("*.onnx"))) == 1
+    optimized = list((tmp_path / "piper-models").glob("*.ort*.onnx"))
+    assert len(optimized) == 1 and len(list((tmp_path / "piper-models").glob("*.onnx"))) == 2
+    assert not list((tmp_path / "piper-models").glob(".*.partial"))
+
+
+def test_the_saved_optimized_piper_graph_speaks_the_same_and_a_damaged_one_is_replaced(tmp_path, library):
+    """The second session loads onnxruntime's saved graph with optimization off: every sentence of a
+    multi-sentence line the same to the bit as a session that optimized for itself; a damaged file is
+    optimized again."""
+    from nodes.tts.backends import piper
+
+    env = {"DRAMAFLOW_CACHE_DIR": str(tmp_path), "DRAMAFLOW_TTS_WORKERS": "1"}
+    spoken = request(voice(library, "en-joe"), "Fog rolled in at dusk. The keeper lit the lamp, and waited; "
+                     "nobody came up the path until the bell rang twice!")
+    fresh = piper.PiperSynthesizer.create(env=env).synthesize_sync(spoken).audio
+    (saved,) = (tmp_path / "piper-models").glob("*.ort*.onnx")
+    loaded = piper.PiperSynthesizer.create(env=env).synthesize_sync(spoken).audio
+    assert np.array_equal(fresh, loaded)
+    saved.write_bytes(b"not a model")
+    again = piper.PiperSynthesizer.create(env=env).synthesize_sync(spoken).audio
+    assert np.array_equal(fresh, again) and saved.stat().st_size > 1_000_000
