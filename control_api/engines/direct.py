@@ -25,7 +25,7 @@ from nodes.common.providers import REUSABLE_PROVIDERS
 from nodes.common.reports import tts_summary
 from nodes.common.voices import VoiceLibrary, load_voices, providers_from_env
 from nodes.effects.core import process_dialogue
-from nodes.mixer.core import mix
+from nodes.mixer.core import master, mix_bus
 from nodes.output.core import write_outputs
 from nodes.segmenter.core import parse_script, plan_seed
 from nodes.tts.backends.base import Speech, Synthesizer
@@ -119,7 +119,9 @@ class DirectEngine:
                     ambience = close_backend(backend)
                 timeline = scene.timeline
             with _stage("mixer", seconds, emit):
-                mixed = mix(timeline, dialogue, scene.beds, scene.sfx, settings.mix)
+                bus = mix_bus(timeline, dialogue, scene.beds, scene.sfx, settings.mix)
+                del clips, dialogue, scene  # on the bus now
+                mixed = master(bus, sr, settings.mix)  # in place: bus becomes the master
             with _stage("output", seconds, emit):
                 written = write_outputs(
                     out_mp3, mixed.master, sr, timeline, title=plan.title,

@@ -90,21 +90,57 @@ def k_weighting(sample_rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
 def k_weighted_energy(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Per-sample sum over channels of the squared BS.1770 K-weighted signal, float32 (samples,).
 
-    Filters chunk by chunk, carrying the filter state, so memory stays bounded for long programmes.
-    All BS.1770 stereo channel weights are 1.
+    Filters chunk by chunk, carrying the filter state. All BS.1770 stereo channel weights are 1.
     """
+    x = _rows(audio)
+    energy = np.empty(x.shape[0], dtype=np.float32)
+    for start, part in _k_weighted_chunks(x, sample_rate):
+        energy[start:start + len(part)] = part
+    return energy
+
+
+def _rows(audio: np.ndarray) -> np.ndarray:
+    """``as_2d``, except that int16 PCM stays int16 (the measurements convert it chunk by chunk)."""
+    x = np.asarray(audio)
+    if x.dtype == np.int16:
+        return x[:, None] if x.ndim == 1 else x
+    return as_2d(x)
+
+
+def _float_rows(x: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Rows [start, stop) as float32; int16 PCM scaled by 1/32768 (exact: the same values a float copy of
+    the whole would hold)."""
+    part = x[start:stop]
+    if part.dtype == np.int16:
+        return part.astype(np.float32) * np.float32(1.0 / 32768.0)
+    return part
+
+
+def _k_weighted_chunks(x: np.ndarray, sample_rate: int):
+    """(start, per-sample energy of rows [start, start + CHUNK_SAMPLES)) for each chunk, in order."""
     from nodes.common.iir import linear_filter
 
-    x = as_2d(audio)
     stages = k_weighting(sample_rate)
     states = [np.zeros((x.shape[1], max(len(a), len(b)) - 1)) for b, a in stages]
-    energy = np.empty(x.shape[0], dtype=np.float32)
     for start in range(0, x.shape[0], CHUNK_SAMPLES):
-        y = np.ascontiguousarray(x[start:start + CHUNK_SAMPLES].T, dtype=np.float64)
+        y = np.ascontiguousarray(_float_rows(x, start, start + CHUNK_SAMPLES).T, dtype=np.float64)
         for k, (b, a) in enumerate(stages):
             y, states[k] = linear_filter(b, a, y, states[k])
-        energy[start:start + y.shape[1]] = np.einsum("ij,ij->j", y, y)
-    return energy
+        yield start, np.einsum("ij,ij->j", y, y).astype(np.float32)
+
+
+def _streamed_hop_energies(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``hop_energies(k_weighted_energy(audio))`` without the programme-length energy array: each hop is
+    summed from the same float32 values in the same way (a test compares them to the bit)."""
+    hop = hop_samples(sample_rate)
+    parts: list[np.ndarray] = []
+    left = np.zeros(0, dtype=np.float32)
+    for _, energy in _k_weighted_chunks(_rows(audio), sample_rate):
+        joined = np.concatenate([left, energy]) if len(left) else energy
+        whole = len(joined) // hop * hop
+        parts.append(joined[:whole].reshape(-1, hop).sum(axis=1, dtype=np.float64))
+        left = joined[whole:].copy()
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float64)
 
 
 def hop_energies(energy: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -135,10 +171,14 @@ def integrated_lufs(audio: np.ndarray, sample_rate: int) -> float:
 
     Vectorised and chunked; agrees with pyloudnorm within 0.05 LU.
     """
-    x = as_2d(audio)
-    if x.shape[0] < BLOCK_HOPS * hop_samples(sample_rate) or not np.any(x):
+    x = _rows(audio)
+    if x.shape[0] < BLOCK_HOPS * hop_samples(sample_rate) or not _any_nonzero(x):
         return -math.inf
-    return gated_loudness(hop_energies(k_weighted_energy(x, sample_rate), sample_rate), sample_rate)
+    return gated_loudness(_streamed_hop_energies(x, sample_rate), sample_rate)
+
+
+def _any_nonzero(x: np.ndarray) -> bool:
+    return any(np.any(x[start:start + CHUNK_SAMPLES]) for start in range(0, x.shape[0], CHUNK_SAMPLES))
 
 
 def max_momentary_lufs(audio: np.ndarray, sample_rate: int) -> float:
@@ -150,7 +190,7 @@ def max_momentary_lufs(audio: np.ndarray, sample_rate: int) -> float:
     block = BLOCK_HOPS * hop_samples(sample_rate)
     if x.shape[0] < block:
         x = np.concatenate([x, np.zeros((block - x.shape[0], x.shape[1]), dtype=x.dtype)])
-    hops = hop_energies(k_weighted_energy(x, sample_rate), sample_rate)
+    hops = _streamed_hop_energies(x, sample_rate)
     if len(hops) < BLOCK_HOPS:
         return -math.inf
     window = np.convolve(hops, np.ones(BLOCK_HOPS), mode="valid") / block
@@ -161,20 +201,27 @@ def max_momentary_lufs(audio: np.ndarray, sample_rate: int) -> float:
 def oversampled_peak(audio: np.ndarray, sample_rate: int, oversample: int = TRUE_PEAK_OVERSAMPLE) -> np.ndarray:
     """Per original sample, the largest |value| among its ``oversample`` interpolated points (all
     channels), float32 (samples,). Chunked with overlapping context so chunk edges do not matter."""
+    x = _rows(audio)
+    peak = np.empty(x.shape[0], dtype=np.float32)
+    for start, part in _oversampled_peak_chunks(x, sample_rate, oversample):
+        peak[start:start + len(part)] = part
+    return peak
+
+
+def _oversampled_peak_chunks(x: np.ndarray, sample_rate: int, oversample: int):
+    """(start, ``oversampled_peak`` of rows [start, start + CHUNK_SAMPLES)) for each chunk, in order."""
     import soxr
 
-    x = as_2d(audio)
     n = x.shape[0]
-    peak = np.empty(n, dtype=np.float32)
     for start in range(0, n, CHUNK_SAMPLES):
         stop = min(n, start + CHUNK_SAMPLES)
         lo, hi = max(0, start - OVERSAMPLE_MARGIN), min(n, stop + OVERSAMPLE_MARGIN)
-        up = _abs_max_over_columns(soxr.resample(x[lo:hi], sample_rate, sample_rate * oversample))
+        context = _float_rows(x, lo, hi)
+        up = _abs_max_over_columns(soxr.resample(context, sample_rate, sample_rate * oversample))
         m = hi - lo
         up = np.pad(up, (0, max(0, m * oversample - len(up))))[: m * oversample].reshape(m, oversample)
         inner = slice(start - lo, start - lo + (stop - start))
-        peak[start:stop] = np.maximum(_abs_max_over_columns(up[inner]), _abs_max_over_columns(x[start:stop]))
-    return peak
+        yield start, np.maximum(_abs_max_over_columns(up[inner]), _abs_max_over_columns(context[inner]))
 
 
 def _abs_max_over_columns(x: np.ndarray) -> np.ndarray:
@@ -187,8 +234,9 @@ def _abs_max_over_columns(x: np.ndarray) -> np.ndarray:
 
 def true_peak_dbtp(audio: np.ndarray, sample_rate: int, oversample: int = TRUE_PEAK_OVERSAMPLE) -> float:
     """True peak in dBTP: the peak of a ``oversample``× upsampled copy (BS.1770 annex 2 style)."""
-    peaks = oversampled_peak(audio, sample_rate, oversample)
-    return gain_to_db(float(peaks.max())) if peaks.size else -math.inf
+    peak = max((float(part.max()) for _, part in _oversampled_peak_chunks(_rows(audio), sample_rate, oversample)
+                if part.size), default=None)
+    return -math.inf if peak is None else gain_to_db(peak)
 
 
 def sample_peak_dbfs(audio: np.ndarray) -> float:

@@ -84,7 +84,19 @@ def mix(
     sfx: Mapping[int, np.ndarray],
     config: MixConfig = MixConfig(),
 ) -> MixResult:
-    """Mix stereo clips into a mastered programme of exactly ``timeline.duration_s``.
+    """Mix stereo clips into a mastered programme of exactly ``timeline.duration_s``: ``mix_bus`` then
+    ``master``. A caller that can let go of the clips in between (the dora node) calls the two itself."""
+    return master(mix_bus(timeline, dialogue, beds, sfx, config), timeline.sample_rate, config)
+
+
+def mix_bus(
+    timeline: Timeline,
+    dialogue: Mapping[int, np.ndarray],
+    beds: Mapping[int, np.ndarray],
+    sfx: Mapping[int, np.ndarray],
+    config: MixConfig = MixConfig(),
+) -> np.ndarray:
+    """The unmastered programme, ``(samples, 2)`` float32 of exactly ``timeline.duration_s``.
 
     ``dialogue`` is keyed by segment seq (clips may run past their slot: reverb tails), ``beds`` and
     ``sfx`` by cue index. Every placed segment must have a clip (``KeyError`` otherwise). Everything is
@@ -96,7 +108,7 @@ def mix(
     _add_dialogue(bus, timeline, dialogue, config)
     _add_beds(bus, timeline, beds, config)
     _add_sfx(bus, timeline, sfx, config)
-    return master(bus, sr, config)
+    return bus
 
 
 def _place(bus: np.ndarray, clip: np.ndarray, start: int, sample_rate: int) -> None:

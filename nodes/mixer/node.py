@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 
 from nodes.common import contract as C
-from nodes.common.runtime import Runner, Stream, audio_from, json_from
+from nodes.common.runtime import Runner, Stream, audio_from, json_from, release_memory
 from nodes.common.settings import config_from_env
 from nodes.common.transfer import join_clips, send_programme
 from nodes.common.types import Timeline
-from nodes.mixer.core import MixConfig, mix
+from nodes.mixer.core import MixConfig, master, mix_bus
 
 
 def main() -> None:
@@ -34,11 +34,14 @@ def main() -> None:
         runner.progress(0, 1, "mixing")
         speech = {seq: audio for seq, (audio, _) in dialogue.items.items()}
         clips = join_clips(cues.ordered())
-        result = mix(timeline, speech, clips.get("ambience", {}), clips.get("sfx", {}), config)
+        bus = mix_bus(timeline, speech, clips.get("ambience", {}), clips.get("sfx", {}), config)
+        del speech, clips, dialogue, cues  # on the bus now: free the clips before mastering adds its arrays
+        release_memory()
+        result = master(bus, timeline.sample_rate, config)
         send_programme(runner, C.MIX, result.master, result.sample_rate, lufs=float(result.lufs),
                        true_peak_dbtp=float(result.true_peak_dbtp))
         runner.progress(1, 1, f"{result.lufs:.2f} LUFS, {result.true_peak_dbtp:.2f} dBTP")
-        del speech, clips, result, dialogue, cues  # the programme is sent: free it while the output works
+        del bus, result  # the programme is sent: free it while the output works
         runner.linger()
 
 

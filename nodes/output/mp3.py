@@ -159,9 +159,9 @@ def _encode_and_measure(encode: Callable[[np.ndarray], bytes], pcm: np.ndarray) 
 
 
 def _measure_pcm16(pcm: np.ndarray, sample_rate: int) -> tuple[float, float]:
-    """(integrated LUFS, true peak dBTP) of int16 samples as a WAV player reads them."""
-    audio = pcm.astype(np.float32) / np.float32(32768.0)
-    return integrated_lufs(audio, sample_rate), true_peak_dbtp(audio, sample_rate)
+    """(integrated LUFS, true peak dBTP) of int16 samples as a WAV player reads them (the meters convert
+    them chunk by chunk, never the whole programme at once)."""
+    return integrated_lufs(pcm, sample_rate), true_peak_dbtp(pcm, sample_rate)
 
 
 def _encode_within_true_peak(

@@ -88,3 +88,24 @@ def test_scipy_signal_imported_afterwards_reuses_the_loaded_module():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("sample_rate", [24000, 44100, 48000])
+def test_streamed_meters_equal_the_whole_array_ones_to_the_bit(sample_rate, monkeypatch):
+    """Loudness and true peak measured chunk by chunk (int16 converted per chunk, hops carried across
+    chunks) give the numbers the programme-length arrays give."""
+    from nodes.common import audio
+
+    monkeypatch.setattr(audio, "CHUNK_SAMPLES", 10_007)  # chunks that cut hops and oversampling context
+    rng = np.random.default_rng(sample_rate)
+    pcm = (rng.standard_normal((sample_rate * 3 + 17, 2)) * 4000).astype(np.int16)
+    as_float = pcm.astype(np.float32) / np.float32(32768.0)
+    hops = audio.hop_energies(audio.k_weighted_energy(as_float, sample_rate), sample_rate)
+    assert audio._streamed_hop_energies(pcm, sample_rate).tobytes() == hops.tobytes()
+    assert audio._streamed_hop_energies(as_float, sample_rate).tobytes() == hops.tobytes()
+    assert audio.integrated_lufs(pcm, sample_rate) == audio.gated_loudness(hops, sample_rate)
+    assert audio.true_peak_dbtp(pcm, sample_rate) == audio.gain_to_db(
+        float(audio.oversampled_peak(as_float, sample_rate).max()))
+    assert audio.oversampled_peak(pcm, sample_rate).tobytes() == audio.oversampled_peak(as_float, sample_rate).tobytes()
+    assert audio.integrated_lufs(np.zeros((sample_rate, 2), np.int16), sample_rate) == -np.inf
+    assert audio.true_peak_dbtp(np.zeros((0, 2), np.float32), sample_rate) == -np.inf

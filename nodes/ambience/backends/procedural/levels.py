@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
 
 from nodes.ambience.backends.procedural.dsp import _samples
 from nodes.common.audio import (
@@ -46,6 +45,8 @@ def _peak(audio: np.ndarray) -> float:
 
 def _limit(audio: np.ndarray, sample_rate: int, ceiling: float) -> np.ndarray:
     """Smooth peak limiter: gain ≤ ``ceiling / |x|`` everywhere, spread over ~5 ms around each peak."""
+    from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d  # only when a peak is over
+
     width = max(3, _samples(0.005, sample_rate))
     held = maximum_filter1d(np.max(np.abs(audio), axis=1), width)
     gain = np.minimum(1.0, ceiling / np.maximum(held, 1e-9))
