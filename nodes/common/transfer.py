@@ -49,10 +49,46 @@ def join_clips(items: Iterable[tuple[np.ndarray, dict]]) -> dict[str, dict[int, 
 
 
 def send_programme(runner: Runner, output: str, audio: np.ndarray, sample_rate: int, **eos: Any) -> None:
-    """Send one long ``(samples, channels)`` signal in chunks, then EOS carrying ``eos``."""
+    """Send one long ``(samples, channels)`` signal in chunks, then EOS carrying ``eos``. Every chunk
+    says the whole length and where it starts, so the receiver fills one array as they arrive."""
     chunk = seconds_to_samples(C.MIX_CHUNK_S, sample_rate)
     starts = range(0, len(audio), chunk)
     for seq, start in enumerate(starts):
         runner.send(output, audio_value(audio[start:start + chunk]),
-                    {C.SEQ: seq, C.CHANNELS: audio.shape[1], C.SAMPLE_RATE: sample_rate})
+                    {C.SEQ: seq, C.CHANNELS: audio.shape[1], C.SAMPLE_RATE: sample_rate, "start": start,
+                     "samples": len(audio)})
     runner.send_eos(output, len(starts), **eos)
+
+
+class Programme:
+    """The receiving side of ``send_programme``: each chunk is copied straight from dora's buffer into one
+    programme-length array, so the programme is never held twice (chunks plus their concatenation)."""
+
+    def __init__(self, name: str, channels: int = 2) -> None:
+        self.name = name
+        self.audio = np.zeros((0, channels), dtype=np.float32)
+        self.received: set[int] = set()
+        self.total: int | None = None
+        self.eos_metadata: dict[str, Any] = {}
+
+    def add(self, event: Any) -> None:
+        metadata = event["metadata"]
+        if metadata.get(C.EOS):
+            self.total = int(metadata[C.N_TOTAL])
+            self.eos_metadata = dict(metadata)
+            return
+        seq = int(metadata[C.SEQ])
+        if seq in self.received:
+            raise RuntimeError(f"input {self.name}: seq {seq} arrived twice")
+        channels, samples, start = int(metadata[C.CHANNELS]), int(metadata["samples"]), int(metadata["start"])
+        if not self.received:
+            self.audio = np.empty((samples, channels), dtype=np.float32)
+        chunk = np.asarray(event["value"].to_numpy(zero_copy_only=False), dtype=np.float32).reshape(-1, channels)
+        if self.audio.shape != (samples, channels) or start + len(chunk) > samples:
+            raise RuntimeError(f"input {self.name}: chunk {seq} does not fit a programme of {samples} samples")
+        self.audio[start:start + len(chunk)] = chunk
+        self.received.add(seq)
+
+    @property
+    def complete(self) -> bool:
+        return self.total is not None and len(self.received) == self.total

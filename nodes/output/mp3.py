@@ -19,7 +19,7 @@ from nodes.output.subtitles import _to_ms
 
 PCM16_SCALE = 32767.0
 DITHER_SEED = 0x0D1A  # fixed so that the same master always gives the same bytes
-DITHER_BLOCK = 1 << 18  # rows of the second dither draw held at once
+BLOCK_ROWS = 1 << 18  # rows dithered, encoded or checked at once: memory stays at one block beyond the result
 
 MP3_QUALITY = 2  # LAME's -q 2: near-best quality, still fast
 MAX_TRUE_PEAK_RETRIES = 3
@@ -30,21 +30,28 @@ ID3_NO_BYTE_OFFSET = 0xFFFFFFFF  # CHAP byte offsets "not used": players seek by
 def to_pcm16(audio: np.ndarray) -> np.ndarray:
     """Float audio → int16 ``(samples, channels)``: clip to [-1, 1], add TPDF dither (±1 LSB), round.
 
-    The dither comes from a generator seeded with ``DITHER_SEED``, so equal input gives equal output.
+    The dither is the difference of two uniform draws from a generator seeded with ``DITHER_SEED`` (the
+    first draw for every sample, then the second), so equal input gives equal output. It is made
+    ``BLOCK_ROWS`` rows at a time, the second draw from a twin generator advanced past the first:
+    memory stays at the int16 result plus one block, the bytes those of drawing both whole.
     """
-    x = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
-    x *= np.float32(PCM16_SCALE)
-    rng = np.random.default_rng(DITHER_SEED)
-    dither = rng.random(x.shape, dtype=np.float32)  # first draw minus second draw, as x += a - b would,
-    second = np.empty((min(len(x), DITHER_BLOCK),) + x.shape[1:], dtype=np.float32)  # without holding b whole
-    for start in range(0, len(x), DITHER_BLOCK):
-        part = rng.random(out=second[:len(x[start:start + DITHER_BLOCK])], dtype=np.float32)
-        dither[start:start + len(part)] -= part
-    x += dither
-    del dither, second
-    np.rint(x, out=x)
-    np.clip(x, -32768, 32767, out=x)
-    return x.astype(np.int16)
+    x = np.asarray(audio, dtype=np.float32)
+    out = np.empty(x.shape, dtype=np.int16)
+    first = np.random.default_rng(DITHER_SEED)
+    second = np.random.default_rng(DITHER_SEED)
+    second.bit_generator.advance(x.size // 2)  # PCG64 gives two float32 draws per 64-bit step
+    if x.size % 2:
+        second.random(dtype=np.float32)  # the step the first draw's last value came from
+    for start in range(0, len(x), BLOCK_ROWS):
+        part = np.clip(x[start:start + BLOCK_ROWS], -1.0, 1.0)
+        part *= np.float32(PCM16_SCALE)
+        dither = first.random(part.shape, dtype=np.float32)
+        dither -= second.random(part.shape, dtype=np.float32)
+        part += dither
+        np.rint(part, out=part)
+        np.clip(part, -32768, 32767, out=part)
+        out[start:start + len(part)] = part
+    return out
 
 
 def encode_mp3(
@@ -86,7 +93,12 @@ def _lame(pcm: np.ndarray, sample_rate: int, bitrate_kbps: int) -> bytes:
     encoder.set_in_sample_rate(int(sample_rate))
     encoder.set_channels(pcm.shape[1])
     encoder.set_quality(MP3_QUALITY)
-    return bytes(encoder.encode(np.ascontiguousarray(pcm).tobytes()) + encoder.flush())
+    pcm = np.ascontiguousarray(pcm)
+    mp3 = bytearray()
+    for start in range(0, len(pcm), BLOCK_ROWS):  # the same bytes as one call, without a copy of the PCM
+        mp3 += encoder.encode(pcm[start:start + BLOCK_ROWS])
+    mp3 += encoder.flush()
+    return bytes(mp3)
 
 
 def _id3_tag(title: str, artist: str, bitrate_kbps: int, chapters: Sequence[PlacedChapter]) -> bytes:
@@ -131,7 +143,7 @@ def _version(package: str) -> str:
 
 def _finite(audio: np.ndarray) -> np.ndarray:
     x = np.asarray(audio, dtype=np.float32)
-    if not np.all(np.isfinite(x)):
+    if not all(np.isfinite(x[start:start + BLOCK_ROWS]).all() for start in range(0, len(x), BLOCK_ROWS)):
         raise ValueError("audio contains NaN or infinite samples")
     return x
 

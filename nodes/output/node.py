@@ -11,11 +11,10 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
-
 from nodes.common import contract as C
-from nodes.common.runtime import Runner, Stream, audio_from, json_from
+from nodes.common.runtime import Runner, json_from
 from nodes.common.settings import config_from_env
+from nodes.common.transfer import Programme
 from nodes.common.types import Timeline
 from nodes.output.core import OutputSettings, write_outputs
 
@@ -25,23 +24,23 @@ def main() -> None:
     with runner.failing_loudly():
         settings = config_from_env(OutputSettings, os.environ)
         document = None
-        chunks = Stream(C.MIX)
+        programme = Programme(C.MIX)
         for event in runner.events((C.TIMELINE, C.MIX)):
             if event["id"] == C.TIMELINE:
                 document = json_from(event)
             else:
-                chunks.add(event, audio_from)
-            if document is not None and chunks.complete:
+                programme.add(event)
+            if document is not None and programme.complete:
                 break
         timeline = Timeline.from_dict(document["timeline"])
-        master = np.concatenate([audio for audio, _ in chunks.ordered()])
-        chunks.items.clear()  # the chunks are in the master now
+        master, eos = programme.audio, programme.eos_metadata
+        del programme
         runner.progress(0, 1, "encoding")
         written = write_outputs(
             Path(os.environ[C.ENV_OUTPUT]), master, timeline.sample_rate, timeline, title=timeline.title,
             max_true_peak_dbtp=settings.max_true_peak_dbtp, bitrate_kbps=settings.mp3_bitrate_kbps,
-            extra_report={"engine": "dora", "seed": document["seed"], "lufs": chunks.eos_metadata["lufs"],
-                          "true_peak_dbtp": chunks.eos_metadata["true_peak_dbtp"], "warnings": document["warnings"],
+            extra_report={"engine": "dora", "seed": document["seed"], "lufs": eos["lufs"],
+                          "true_peak_dbtp": eos["true_peak_dbtp"], "warnings": document["warnings"],
                           "tts": document["tts"], "ambience": document["ambience"]},
         )
         report = {**asdict(written), "files": {k: str(v) for k, v in asdict(written.files).items()}}

@@ -160,3 +160,33 @@ def test_cue_chunks_are_joined_in_part_order():
     assert beds[4].shape == (5, 2) and np.array_equal(beds[4][:3], a) and sfx[7].shape == (2, 2)
     with pytest.raises(RuntimeError, match="out of order"):
         join_clips([(b, {"index": 1, "part": 1, "kind": "sfx"})])
+
+
+def test_a_programme_is_filled_in_place_whatever_order_its_chunks_arrive_in():
+    import pyarrow as pa
+
+    from nodes.common.transfer import Programme
+
+    audio = np.arange(14, dtype=np.float32).reshape(7, 2)
+
+    def chunk(seq, start, stop):
+        return {"metadata": {"seq": seq, "channels": 2, "start": start, "samples": 7},
+                "value": pa.array(audio[start:stop].ravel())}
+
+    programme = Programme("mix")
+    for e in (chunk(1, 3, 6), chunk(0, 0, 3)):
+        programme.add(e)
+    assert not programme.complete
+    programme.add({"metadata": {"eos": True, "n_total": 3, "lufs": -16.0}, "value": None})
+    assert not programme.complete  # 2 of 3
+    programme.add(chunk(2, 6, 7))
+    assert programme.complete and programme.eos_metadata["lufs"] == -16.0
+    assert programme.audio.dtype == np.float32 and np.array_equal(programme.audio, audio)
+    with pytest.raises(RuntimeError, match="twice"):
+        programme.add(chunk(2, 6, 7))
+    with pytest.raises(RuntimeError, match="does not fit"):
+        programme.add({"metadata": {"seq": 3, "channels": 2, "start": 6, "samples": 7},
+                       "value": pa.array(audio[:2].ravel())})  # two rows from row 6 of 7
+    empty = Programme("mix")
+    empty.add({"metadata": {"eos": True, "n_total": 0}, "value": None})
+    assert empty.complete and empty.audio.shape == (0, 2)

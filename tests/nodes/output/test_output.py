@@ -559,9 +559,9 @@ def test_the_node_names_a_full_disk_in_its_error_record():
 
 
 def test_dither_drawn_in_blocks_gives_the_bytes_of_one_draw():
-    """to_pcm16 holds the second dither draw a block at a time (memory); the bytes must be those of
+    """to_pcm16 draws both dithers a block at a time (memory); the bytes must be those of
     ``x += a - b`` with both draws whole, for lengths around the block size and both channel counts."""
-    from nodes.output.mp3 import DITHER_BLOCK, DITHER_SEED, PCM16_SCALE, to_pcm16
+    from nodes.output.mp3 import BLOCK_ROWS, DITHER_SEED, PCM16_SCALE, to_pcm16
 
     def whole(audio):
         x = np.clip(audio, -1.0, 1.0) * np.float32(PCM16_SCALE)
@@ -569,7 +569,7 @@ def test_dither_drawn_in_blocks_gives_the_bytes_of_one_draw():
         x += rng.random(x.shape, dtype=np.float32) - rng.random(x.shape, dtype=np.float32)
         return np.clip(np.rint(x), -32768, 32767).astype(np.int16)
 
-    for frames in (1, DITHER_BLOCK - 1, DITHER_BLOCK, 2 * DITHER_BLOCK + 7):
+    for frames in (1, BLOCK_ROWS - 1, BLOCK_ROWS, 2 * BLOCK_ROWS + 7):
         audio = (np.random.default_rng(frames).standard_normal((frames, 2)) * 0.5).astype(np.float32)
         assert np.array_equal(to_pcm16(audio), whole(audio))
         assert np.array_equal(to_pcm16(audio[:, :1]), whole(audio[:, :1]))
