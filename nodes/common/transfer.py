@@ -1,9 +1,10 @@
 """Audio between nodes in chunks: dora caps a message at 64 MiB, so long audio travels in
 ``MIX_CHUNK_S`` pieces, numbered by seq, and is joined again in order on the other side.
 
-- ``send_clips``/``join_clips``: numbered clips (the ambience stage's beds and one-shots), each split
-  into parts that travel together;
-- ``send_programme``: one long signal (the mixer's master), chunk by chunk, then EOS with its facts.
+- ``send_clips``/``Clips``: numbered clips (the ambience stage's beds and one-shots), each split
+  into parts that travel together, and handed over one by one as their last parts arrive;
+- ``send_programme``/``Programme``: one long signal (the mixer's master), chunk by chunk, then EOS with
+  its facts, copied into one array on arrival.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from nodes.common import contract as C
 from nodes.common.audio import seconds_to_samples
-from nodes.common.runtime import Runner, audio_value
+from nodes.common.runtime import Runner, audio_from, audio_value
 
 
 def send_clips(runner: Runner, output: str, clips: Iterable[tuple[str, int, np.ndarray]], sample_rate: int) -> None:
@@ -32,20 +33,39 @@ def send_clips(runner: Runner, output: str, clips: Iterable[tuple[str, int, np.n
     runner.send_eos(output, seq)
 
 
-def join_clips(items: Iterable[tuple[np.ndarray, dict]]) -> dict[str, dict[int, np.ndarray]]:
-    """Clips by kind and index from their chunks (in seq order); a part out of order raises."""
-    parts: dict[int, list[np.ndarray]] = {}
-    kinds: dict[int, str] = {}
-    for audio, metadata in items:
-        index = int(metadata["index"])
-        parts.setdefault(index, []).append(audio)
-        kinds[index] = metadata[C.KIND]
-        if len(parts[index]) != int(metadata["part"]) + 1:
-            raise RuntimeError(f"cue {index}: part {metadata['part']} out of order")
-    out: dict[str, dict[int, np.ndarray]] = {}
-    for index, pieces in parts.items():
-        out.setdefault(kinds[index], {})[index] = np.concatenate(pieces)
-    return out
+class Clips:
+    """The receiving side of ``send_clips``: each clip is handed over (``add`` returns it) as soon as its
+    last part arrives, its parts joined in order, so a receiver can use and free clips one by one."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.total: int | None = None
+        self.received: set[int] = set()
+        self._parts: dict[int, list[np.ndarray]] = {}
+
+    def add(self, event: Any) -> tuple[str, int, np.ndarray] | None:
+        """``(kind, index, audio)`` when ``event`` completes a clip, else None. A part out of order raises."""
+        metadata = event["metadata"]
+        if metadata.get(C.EOS):
+            self.total = int(metadata[C.N_TOTAL])
+            return None
+        seq = int(metadata[C.SEQ])
+        if seq in self.received:
+            raise RuntimeError(f"input {self.name}: seq {seq} arrived twice")
+        self.received.add(seq)
+        index, part, parts = int(metadata["index"]), int(metadata["part"]), int(metadata["parts"])
+        pieces = self._parts.setdefault(index, [])
+        if len(pieces) != part:
+            raise RuntimeError(f"cue {index}: part {part} out of order")
+        pieces.append(audio_from(event))
+        if len(pieces) < parts:
+            return None
+        del self._parts[index]
+        return metadata[C.KIND], index, pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+    @property
+    def complete(self) -> bool:
+        return self.total is not None and len(self.received) == self.total
 
 
 def send_programme(runner: Runner, output: str, audio: np.ndarray, sample_rate: int, **eos: Any) -> None:

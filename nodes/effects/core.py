@@ -26,7 +26,7 @@ from nodes.common.chains import highpass, run_chain
 from nodes.common.errors import ConfigError
 from nodes.common.voices import VOICE_EFFECTS
 
-__all__ = ["VOICE_EFFECTS", "process_dialogue", "validate_effect"]
+__all__ = ["VOICE_EFFECTS", "process_dialogue", "process_dialogue_mono", "validate_effect"]
 
 # pedalboard's HighpassFilter/LowpassFilter are first order (6 dB/octave); stacking identical stages
 # gives the steeper slopes a band-limited voice or a rumble filter needs.
@@ -65,11 +65,17 @@ def process_dialogue(
     (``m >= n``; trailing tail below ``TAIL_FLOOR_DBFS`` is trimmed, never inside the first ``n``).
     Raises ``ConfigError`` for an unknown effect.
     """
+    return to_stereo(process_dialogue_mono(audio, sample_rate, effect=effect), pan)
+
+
+def process_dialogue_mono(audio: np.ndarray, sample_rate: int, *, effect: str | None = None) -> np.ndarray:
+    """``process_dialogue`` before the pan: ``(m, 1)`` float32. The dora effects node sends this and the
+    pan, and the mixer pans as it places the clip (the same samples; half the memory while it waits)."""
     effect = validate_effect(effect)
     x = _mono(audio)
     n = x.shape[0]
     if n == 0:
-        return np.zeros((0, 2), dtype=np.float32)
+        return np.zeros((0, 1), dtype=np.float32)
     plugins = _dialogue_plugins() + _effect_plugins(effect)
     tail_s = REVERB_TAIL_S.get(effect or "", 0.0)
     if tail_s:
@@ -77,7 +83,7 @@ def process_dialogue(
     y = run_chain(plugins, x, sample_rate)
     if tail_s:
         y = _trim_tail(_fade_end(y, seconds_to_samples(TAIL_FADE_S, sample_rate), keep=n), keep=n)
-    return to_stereo(y, pan)
+    return as_2d(y)
 
 
 # --- chains -----------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from nodes.common.audio import (
 )
 from nodes.common.errors import warn
 from nodes.common.settings import check_ranges
-from nodes.common.types import Timeline
+from nodes.common.types import PlacedCue, Timeline
 
 MAX_LEVELLING_GAIN_DB = 24.0
 EDGE_FADE_S = 0.005  # de-click the ends of clips cut by the programme end
@@ -95,20 +95,64 @@ def mix_bus(
     beds: Mapping[int, np.ndarray],
     sfx: Mapping[int, np.ndarray],
     config: MixConfig = MixConfig(),
+    pans: Mapping[int, float] | None = None,
 ) -> np.ndarray:
     """The unmastered programme, ``(samples, 2)`` float32 of exactly ``timeline.duration_s``.
 
     ``dialogue`` is keyed by segment seq (clips may run past their slot: reverb tails), ``beds`` and
-    ``sfx`` by cue index. Every placed segment must have a clip (``KeyError`` otherwise). Everything is
-    summed into one bus (beds ducked as they are placed), so memory stays at one programme-length
-    buffer plus the clips.
+    ``sfx`` by cue index. Every placed segment must have a clip (``KeyError`` otherwise). Dialogue
+    clips are stereo, or mono with their pan in ``pans`` (panned here as ``process_dialogue`` would).
     """
-    sr = timeline.sample_rate
-    bus = np.zeros((seconds_to_samples(timeline.duration_s, sr), 2), dtype=np.float32)
-    _add_dialogue(bus, timeline, dialogue, config)
-    _add_beds(bus, timeline, beds, config)
-    _add_sfx(bus, timeline, sfx, config)
-    return bus
+    bus = Bus(timeline, config)
+    bus.add_dialogue(dialogue, pans or {})
+    for cue in bus.order:
+        bus.add_cue(cue.index, (beds if cue.kind == "ambience" else sfx)[cue.index])
+    return bus.audio
+
+
+class Bus:
+    """The programme being mixed. Everything is summed into one buffer, in one order: all dialogue (by
+    utterance), then the beds (ducked as they are placed), then the one-shots, each by cue. Cue clips
+    may be given as they arrive, in any order: each waits only until the ones before it are placed, and
+    is let go once it is on the bus, so a long programme's beds are never all held at once. The order
+    never changes, so neither do the samples."""
+
+    def __init__(self, timeline: Timeline, config: MixConfig = MixConfig()) -> None:
+        self.timeline, self.config = timeline, config
+        self.audio = np.zeros((seconds_to_samples(timeline.duration_s, timeline.sample_rate), 2), dtype=np.float32)
+        self.order = [c for c in timeline.cues if c.kind == "ambience"] + [c for c in timeline.cues if c.kind == "sfx"]
+        self.dialogue_placed = False
+        self._placed = 0
+        self._waiting: dict[int, np.ndarray] = {}
+
+    def add_dialogue(self, clips: Mapping[int, np.ndarray], pans: Mapping[int, float]) -> None:
+        _add_dialogue(self.audio, self.timeline, clips, self.config, pans)
+        self.dialogue_placed = True
+        self._drain()
+
+    def add_cue(self, index: int, audio: np.ndarray) -> None:
+        self._waiting[index] = audio
+        self._drain()
+
+    @property
+    def complete(self) -> bool:
+        return self.dialogue_placed and self._placed == len(self.order)
+
+    def missing(self) -> list[int]:
+        """Cue indices still to be placed whose clips have not been given."""
+        return [c.index for c in self.order[self._placed:] if c.index not in self._waiting]
+
+    def _drain(self) -> None:
+        while self.dialogue_placed and self._placed < len(self.order):
+            cue = self.order[self._placed]
+            if cue.index not in self._waiting:
+                return
+            clip = self._waiting.pop(cue.index)
+            if cue.kind == "ambience":
+                _add_bed(self.audio, self.timeline, cue, clip, self.config)
+            else:
+                _add_one_shot(self.audio, self.timeline, cue, clip, self.config)
+            self._placed += 1
 
 
 def _place(bus: np.ndarray, clip: np.ndarray, start: int, sample_rate: int) -> None:
@@ -124,10 +168,11 @@ def _place(bus: np.ndarray, clip: np.ndarray, start: int, sample_rate: int) -> N
     bus[start:start + len(clip)] += clip
 
 
-def _add_dialogue(bus: np.ndarray, timeline: Timeline, clips: Mapping[int, np.ndarray], config: MixConfig) -> None:
+def _add_dialogue(bus: np.ndarray, timeline: Timeline, clips: Mapping[int, np.ndarray], config: MixConfig,
+                  pans: Mapping[int, float]) -> None:
     sr = timeline.sample_rate
     for utterance in timeline.utterances:
-        pieces = [as_2d(clips[s.seq]) for s in utterance.segments]
+        pieces = [to_stereo(clips[s.seq], pans.get(s.seq, 0.0)) for s in utterance.segments]
         gain = db_to_gain(_levelling_gain_db(np.concatenate(pieces), sr, config.speech_lufs))
         for segment, clip in zip(utterance.segments, pieces, strict=True):
             _place(bus, clip * np.float32(gain), seconds_to_samples(segment.start_s, sr), sr)
@@ -143,40 +188,34 @@ def _levelling_gain_db(audio: np.ndarray, sample_rate: int, target_lufs: float) 
     return float(np.clip(target_lufs - loudness, -MAX_LEVELLING_GAIN_DB, MAX_LEVELLING_GAIN_DB))
 
 
-def _add_beds(bus: np.ndarray, timeline: Timeline, beds: Mapping[int, np.ndarray], config: MixConfig) -> None:
-    """Beds levelled under speech, equal-power fades where scenes hand over, ducked under speech."""
+def _add_bed(bus: np.ndarray, timeline: Timeline, cue: PlacedCue, bed: np.ndarray, config: MixConfig) -> None:
+    """A bed levelled under speech, equal-power fades where scenes hand over, ducked under speech."""
     sr = timeline.sample_rate
-    for cue in timeline.cues:
-        if cue.kind != "ambience":
-            continue
-        bed = to_stereo(beds[cue.index])
-        target = config.speech_lufs - config.ambience_below_speech_db + float(dict(cue.params).get("gain_db", 0.0))
-        loudness = integrated_lufs(bed, sr)
-        gain = db_to_gain(target - loudness) if math.isfinite(loudness) else 0.0
-        fade_n = min(len(bed) // 2, seconds_to_samples(float(dict(cue.params).get("fade_s", 2.0)), sr))
-        shaped = bed * np.float32(gain)
-        shaped[:fade_n] *= equal_power_fade_in(fade_n)[:, None]
-        shaped[len(shaped) - fade_n:] *= equal_power_fade_out(fade_n)[:, None]
-        start = seconds_to_samples(cue.start_s, sr)
-        shaped *= duck_envelope(timeline.speech_regions, len(shaped), sr, config, start=start)[:, None]
-        _place(bus, shaped, start, sr)
+    bed = to_stereo(bed)
+    target = config.speech_lufs - config.ambience_below_speech_db + float(dict(cue.params).get("gain_db", 0.0))
+    loudness = integrated_lufs(bed, sr)
+    gain = db_to_gain(target - loudness) if math.isfinite(loudness) else 0.0
+    fade_n = min(len(bed) // 2, seconds_to_samples(float(dict(cue.params).get("fade_s", 2.0)), sr))
+    shaped = bed * np.float32(gain)
+    shaped[:fade_n] *= equal_power_fade_in(fade_n)[:, None]
+    shaped[len(shaped) - fade_n:] *= equal_power_fade_out(fade_n)[:, None]
+    start = seconds_to_samples(cue.start_s, sr)
+    shaped *= duck_envelope(timeline.speech_regions, len(shaped), sr, config, start=start)[:, None]
+    _place(bus, shaped, start, sr)
 
 
-def _add_sfx(bus: np.ndarray, timeline: Timeline, clips: Mapping[int, np.ndarray], config: MixConfig) -> None:
+def _add_one_shot(bus: np.ndarray, timeline: Timeline, cue: PlacedCue, clip: np.ndarray, config: MixConfig) -> None:
     sr = timeline.sample_rate
-    for cue in timeline.cues:
-        if cue.kind != "sfx":
-            continue
-        params = dict(cue.params)
-        clip = as_2d(clips[cue.index])
-        if clip.shape[1] == 1:
-            clip = to_stereo(clip, float(params.get("pan", 0.0)))
-        elif "pan" in params:
-            clip = _pan_stereo(clip, float(params["pan"]))
-        target = config.speech_lufs - config.sfx_below_speech_db + float(params.get("gain_db", 0.0))
-        loudness = max_momentary_lufs(clip, sr)
-        gain = db_to_gain(target - loudness) if math.isfinite(loudness) else 0.0
-        _place(bus, clip * np.float32(gain), seconds_to_samples(cue.start_s, sr), sr)
+    params = dict(cue.params)
+    clip = as_2d(clip)
+    if clip.shape[1] == 1:
+        clip = to_stereo(clip, float(params.get("pan", 0.0)))
+    elif "pan" in params:
+        clip = _pan_stereo(clip, float(params["pan"]))
+    target = config.speech_lufs - config.sfx_below_speech_db + float(params.get("gain_db", 0.0))
+    loudness = max_momentary_lufs(clip, sr)
+    gain = db_to_gain(target - loudness) if math.isfinite(loudness) else 0.0
+    _place(bus, clip * np.float32(gain), seconds_to_samples(cue.start_s, sr), sr)
 
 
 def _pan_stereo(clip: np.ndarray, pan: float) -> np.ndarray:

@@ -1,5 +1,6 @@
 """dora node ``mixer``: ``timeline`` + ``dialogue`` + ``cues`` → ``mix``, the mastered programme in
-``MIX_CHUNK_S`` chunks by seq + EOS carrying the measured loudness.
+``MIX_CHUNK_S`` chunks by seq + EOS carrying the measured loudness. Dialogue is placed once all of it
+and the timeline are here; each bed and one-shot is placed (and let go) as soon as those before it are.
 
 Env: the mix settings (DRAMAFLOW_SPEECH_LUFS, _AMBIENCE_BELOW_SPEECH_DB, _SFX_BELOW_SPEECH_DB,
 _DUCK_DB, _DUCK_PRE_ROLL_S, _DUCK_ATTACK_S, _DUCK_RELEASE_S, _DUCK_BRIDGE_S, _TARGET_LUFS,
@@ -13,31 +14,37 @@ import os
 from nodes.common import contract as C
 from nodes.common.runtime import Runner, Stream, audio_from, json_from, release_memory
 from nodes.common.settings import config_from_env
-from nodes.common.transfer import join_clips, send_programme
+from nodes.common.transfer import Clips, send_programme
 from nodes.common.types import Timeline
-from nodes.mixer.core import MixConfig, master, mix_bus
+from nodes.mixer.core import Bus, MixConfig, master
 
 
 def main() -> None:
     runner = Runner(C.MIXER)
     with runner.failing_loudly():
         config = config_from_env(MixConfig, os.environ)
-        timeline = None
-        dialogue, cues = Stream(C.DIALOGUE), Stream(C.CUES)
+        bus, dialogue, cues, early = None, Stream(C.DIALOGUE), Clips(C.CUES), []
         for event in runner.events((C.TIMELINE, C.DIALOGUE, C.CUES)):
             if event["id"] == C.TIMELINE:
-                timeline = Timeline.from_dict(json_from(event)["timeline"])
-            else:
-                (dialogue if event["id"] == C.DIALOGUE else cues).add(event, audio_from)
-            if timeline is not None and dialogue.complete and cues.complete:
+                bus = Bus(Timeline.from_dict(json_from(event)["timeline"]), config)
+            elif event["id"] == C.DIALOGUE:
+                dialogue.add(event, audio_from)
+            elif (clip := cues.add(event)) is not None:
+                early.append(clip)
+            if bus is not None and dialogue.complete and not bus.dialogue_placed:
+                runner.progress(0, 1, "mixing")
+                pans = {seq: float(metadata.get(C.PAN, 0.0)) for seq, (_, metadata) in dialogue.items.items()}
+                bus.add_dialogue({seq: audio for seq, (audio, _) in dialogue.items.items()}, pans)
+                dialogue.items.clear()
+            while bus is not None and early:
+                _, index, audio = early.pop(0)
+                bus.add_cue(index, audio)
+            if bus is not None and bus.dialogue_placed and cues.complete:
                 break
-        runner.progress(0, 1, "mixing")
-        speech = {seq: audio for seq, (audio, _) in dialogue.items.items()}
-        clips = join_clips(cues.ordered())
-        bus = mix_bus(timeline, speech, clips.get("ambience", {}), clips.get("sfx", {}), config)
-        del speech, clips, dialogue, cues  # on the bus now: free the clips before mastering adds its arrays
-        release_memory()
-        result = master(bus, timeline.sample_rate, config)
+        if bus.missing():
+            raise RuntimeError(f"no audio arrived for cue(s) {bus.missing()}")
+        release_memory()  # the clips are on the bus: free them before mastering adds its arrays
+        result = master(bus.audio, bus.timeline.sample_rate, config)
         send_programme(runner, C.MIX, result.master, result.sample_rate, lufs=float(result.lufs),
                        true_peak_dbtp=float(result.true_peak_dbtp))
         runner.progress(1, 1, f"{result.lufs:.2f} LUFS, {result.true_peak_dbtp:.2f} dBTP")

@@ -134,11 +134,13 @@ async def synthesize_requests(
     cache: SpeechCache | None = None,
     budget: RetryBudget | None = None,
     on_retry: RetryFn | None = None,
+    keep: bool = True,
 ) -> list[Speech]:
     """Speak every request, keeping each backend's ``max_in_flight`` busy; return clips by ``seq``.
 
     ``on_clip`` runs (in the event loop) as each clip is ready, in completion order: a streaming
-    consumer sends it on at once. With ``cache``, backends that are ``Cacheable`` are asked only for
+    consumer sends it on at once, and with ``keep=False`` the clip is not kept (nothing is returned):
+    a long script's speech is never held whole. With ``cache``, backends that are ``Cacheable`` are asked only for
     segments the cache does not hold. A clip's ``notes`` are emitted as ``DramaflowWarning``s. Transient
     errors are retried under ``retry`` (one ``budget`` per task; ``on_retry`` hears of each). Raises
     ``ConfigError`` when a provider has no backend, ``PermanentBackendError`` (with the script line)
@@ -151,7 +153,7 @@ async def synthesize_requests(
         raise ConfigError(f"no TTS backend loaded for provider(s): {', '.join(missing)}")
     limits = {name: asyncio.Semaphore(max(1, s.max_in_flight)) for name, s in synthesizers.items()}
 
-    async def one(request: SynthesisRequest) -> Speech:
+    async def one(request: SynthesisRequest) -> Speech | None:
         backend = synthesizers[request.voice.provider]
         digest = cache.digest(backend.cache_key(request)) if cache and isinstance(backend, Cacheable) else None
         speech = cache.get(digest, request.seq, backend.name) if digest else None
@@ -164,9 +166,10 @@ async def synthesize_requests(
             warn(note)
         # in a thread: resampling and pitch shifting overlap the next segments' synthesis
         clip = await asyncio.to_thread(postprocess, speech, request, request.utterance, sample_rate)
+        del speech
         if on_clip:
             on_clip(clip, request)
-        return clip
+        return clip if keep else None
 
     tasks = [asyncio.ensure_future(one(r)) for r in requests]
     try:
@@ -176,7 +179,7 @@ async def synthesize_requests(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-    return sorted(clips, key=lambda c: c.seq)
+    return sorted(clips, key=lambda c: c.seq) if keep else []
 
 
 async def _with_retries(backend: Synthesizer, request: SynthesisRequest, budget: RetryBudget,
@@ -362,7 +365,7 @@ def speak(requests: list[SynthesisRequest], *, sample_rate: int, policy: RetryPo
         synthesizers = load_synthesizers(providers, env=env, sample_rate=sample_rate, device=device)
         try:
             await synthesize_requests(requests, synthesizers, sample_rate=sample_rate, retry=policy, on_clip=on_clip,
-                                      cache=cache, budget=budget, on_retry=on_retry)
+                                      cache=cache, budget=budget, on_retry=on_retry, keep=False)
         finally:
             await close_synthesizers(synthesizers)
 

@@ -149,17 +149,29 @@ def test_duplicate_seq_is_an_error_not_an_overwrite():
         stream.add(event(0), lambda e: e["value"])
 
 
-def test_cue_chunks_are_joined_in_part_order():
-    from nodes.common.transfer import join_clips
+def test_cue_clips_are_handed_over_as_their_last_part_arrives():
+    import pyarrow as pa
+
+    from nodes.common.transfer import Clips
 
     a, b = np.ones((3, 2), np.float32), np.zeros((2, 2), np.float32)
-    clips = join_clips([(a, {"index": 4, "part": 0, "kind": "ambience"}),
-                                (b, {"index": 4, "part": 1, "kind": "ambience"}),
-                                (b, {"index": 7, "part": 0, "kind": "sfx"})])
-    beds, sfx = clips["ambience"], clips["sfx"]
-    assert beds[4].shape == (5, 2) and np.array_equal(beds[4][:3], a) and sfx[7].shape == (2, 2)
+
+    def part(seq, index, number, parts, audio, kind="ambience"):
+        return {"metadata": {"seq": seq, "index": index, "part": number, "parts": parts, "kind": kind,
+                             "channels": 2}, "value": pa.array(audio.ravel())}
+
+    clips = Clips("cues")
+    assert clips.add(part(0, 4, 0, 2, a)) is None
+    kind, index, bed = clips.add(part(1, 4, 1, 2, b))
+    assert (kind, index, bed.shape) == ("ambience", 4, (5, 2)) and np.array_equal(bed[:3], a)
+    assert clips.add(part(2, 7, 0, 1, b, "sfx"))[:2] == ("sfx", 7)
+    assert not clips.complete
+    clips.add({"metadata": {"eos": True, "n_total": 3}, "value": None})
+    assert clips.complete
+    with pytest.raises(RuntimeError, match="twice"):
+        clips.add(part(2, 7, 0, 1, b, "sfx"))
     with pytest.raises(RuntimeError, match="out of order"):
-        join_clips([(b, {"index": 1, "part": 1, "kind": "sfx"})])
+        Clips("cues").add(part(0, 1, 1, 2, b, "sfx"))
 
 
 def test_a_programme_is_filled_in_place_whatever_order_its_chunks_arrive_in():

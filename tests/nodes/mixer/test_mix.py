@@ -123,3 +123,33 @@ def test_sfx_sit_below_speech_and_honour_gain_and_pan():
     region = out[3 * SR: 4 * SR]
     assert np.sqrt(np.mean(region[:, 0] ** 2)) > 10 * np.sqrt(np.mean(region[:, 1] ** 2))  # hard left
     assert db_to_gain(0) == 1.0
+
+
+def test_clips_given_as_they_arrive_mix_to_the_same_bits():
+    """The dora mixer places each cue clip as soon as the ones before it are placed; in whatever order
+    they arrive (beds before the dialogue, the last sfx first), the bus is the one ``mix_bus`` sums, bit
+    for bit, with overlapping beds, sfx on beds and mono dialogue panned on placement."""
+    from nodes.common.audio import to_stereo
+    from nodes.mixer.core import Bus, mix_bus
+
+    cues = (PlacedCue(0, "ambience", "a", 1, 0.0, 5.0, (("fade_s", 1.0),)),
+            PlacedCue(1, "sfx", "x", 2, 1.0, 2.0, (("pan", 0.5),)),
+            PlacedCue(2, "ambience", "b", 3, 4.0, 8.0, (("fade_s", 1.0),)),
+            PlacedCue(3, "sfx", "y", 4, 4.5, 5.5, ()))
+    t = timeline([("A", 0.5, 2.5), ("B", 3.0, 6.0)], cues=cues, duration_s=8.0)
+    speech = {0: speechlike(2.0, seed=3), 1: speechlike(3.0, seed=4)}
+    pans = {0: -0.3, 1: 0.4}
+    clips = {0: noise(5.0, 0.1, seed=5), 1: noise(1.0, 0.3, seed=6, channels=1), 2: noise(4.0, 0.1, seed=7),
+             3: noise(1.0, 0.3, seed=8)}
+    whole = mix_bus(t, {k: to_stereo(v, pans[k]) for k, v in speech.items()}, {0: clips[0], 2: clips[2]},
+                    {1: clips[1], 3: clips[3]}, MixConfig())
+    bus = Bus(t, MixConfig())
+    for index in (3, 2):
+        bus.add_cue(index, clips[index])
+    assert not bus.complete and bus.missing() == [0, 1]
+    bus.add_dialogue(speech, pans)
+    bus.add_cue(1, clips[1])
+    assert bus.missing() == [0] and not bus.complete
+    bus.add_cue(0, clips[0])
+    assert bus.complete and bus.missing() == []
+    assert bus.audio.tobytes() == whole.tobytes()
