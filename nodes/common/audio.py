@@ -116,31 +116,73 @@ def _float_rows(x: np.ndarray, start: int, stop: int) -> np.ndarray:
     return part
 
 
+def _blocks(x: np.ndarray):
+    """Consecutive float32 blocks of ``CHUNK_SAMPLES`` rows of ``x`` (int16 converted block by block)."""
+    for start in range(0, x.shape[0], CHUNK_SAMPLES):
+        yield _float_rows(x, start, start + CHUNK_SAMPLES)
+
+
 def _k_weighted_chunks(x: np.ndarray, sample_rate: int):
     """(start, per-sample energy of rows [start, start + CHUNK_SAMPLES)) for each chunk, in order."""
+    start = 0
+    for energy in _k_weighted_blocks(_blocks(x), sample_rate):
+        yield start, energy
+        start += len(energy)
+
+
+def _k_weighted_blocks(blocks, sample_rate: int):
+    """The per-sample K-weighted energy of each block in turn, the filters' state carried across."""
     from nodes.common.iir import linear_filter
 
     stages = k_weighting(sample_rate)
-    states = [np.zeros((x.shape[1], max(len(a), len(b)) - 1)) for b, a in stages]
-    for start in range(0, x.shape[0], CHUNK_SAMPLES):
-        y = np.ascontiguousarray(_float_rows(x, start, start + CHUNK_SAMPLES).T, dtype=np.float64)
+    states = None
+    for block in blocks:
+        if states is None:
+            states = [np.zeros((block.shape[1], max(len(a), len(b)) - 1)) for b, a in stages]
+        y = np.ascontiguousarray(block.T, dtype=np.float64)
         for k, (b, a) in enumerate(stages):
             y, states[k] = linear_filter(b, a, y, states[k])
-        yield start, np.einsum("ij,ij->j", y, y).astype(np.float32)
+        yield np.einsum("ij,ij->j", y, y).astype(np.float32)
 
 
 def _streamed_hop_energies(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """``hop_energies(k_weighted_energy(audio))`` without the programme-length energy array: each hop is
     summed from the same float32 values in the same way (a test compares them to the bit)."""
+    return _hops_of(_k_weighted_blocks(_blocks(_rows(audio)), sample_rate), sample_rate)
+
+
+def _hops_of(energies, sample_rate: int) -> np.ndarray:
+    """Hop energies from consecutive per-sample energy blocks, a partial hop carried to the next block."""
     hop = hop_samples(sample_rate)
     parts: list[np.ndarray] = []
     left = np.zeros(0, dtype=np.float32)
-    for _, energy in _k_weighted_chunks(_rows(audio), sample_rate):
+    for energy in energies:
         joined = np.concatenate([left, energy]) if len(left) else energy
         whole = len(joined) // hop * hop
         parts.append(joined[:whole].reshape(-1, hop).sum(axis=1, dtype=np.float64))
         left = joined[whole:].copy()
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float64)
+
+
+def measure_blocks(blocks, sample_rate: int) -> tuple[float, float]:
+    """(integrated LUFS, true peak dBTP) of audio that arrives as consecutive float32 blocks of
+    ``CHUNK_SAMPLES`` rows (the last may be shorter), such as a decoder's: the numbers
+    ``integrated_lufs`` and ``true_peak_dbtp`` give for the whole, without ever holding it."""
+    rows, nonzero, peak = 0, False, -math.inf
+
+    def measured():
+        nonlocal rows, nonzero, peak
+        for block, part in _peak_blocks(blocks, sample_rate, TRUE_PEAK_OVERSAMPLE):
+            rows += len(block)
+            nonzero = nonzero or bool(np.any(block))
+            if part.size:
+                peak = max(peak, float(part.max()))
+            yield block
+
+    hops = _hops_of(_k_weighted_blocks(measured(), sample_rate), sample_rate)
+    short = rows < BLOCK_HOPS * hop_samples(sample_rate)
+    return (-math.inf if short or not nonzero else gated_loudness(hops, sample_rate)), \
+        (gain_to_db(peak) if math.isfinite(peak) else -math.inf)
 
 
 def hop_energies(energy: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -210,18 +252,37 @@ def oversampled_peak(audio: np.ndarray, sample_rate: int, oversample: int = TRUE
 
 def _oversampled_peak_chunks(x: np.ndarray, sample_rate: int, oversample: int):
     """(start, ``oversampled_peak`` of rows [start, start + CHUNK_SAMPLES)) for each chunk, in order."""
+    start = 0
+    for block, part in _peak_blocks(_blocks(x), sample_rate, oversample):
+        yield start, part
+        start += len(block)
+
+
+def _peak_blocks(blocks, sample_rate: int, oversample: int):
+    """(block, its per-sample oversampled peak) for consecutive blocks: each is upsampled with up to
+    ``OVERSAMPLE_MARGIN`` rows of context on either side, the rows the whole signal has there (one block
+    of look-ahead), so the result does not depend on where the blocks are cut."""
+    before, pending = None, None
+    for block in blocks:
+        if pending is not None:
+            yield pending, _block_peak(pending, before, block[:OVERSAMPLE_MARGIN], sample_rate, oversample)
+            before = pending if before is None else np.concatenate([before, pending])
+            before = before[-OVERSAMPLE_MARGIN:]
+        pending = block
+    if pending is not None:
+        yield pending, _block_peak(pending, before, None, sample_rate, oversample)
+
+
+def _block_peak(block: np.ndarray, before: np.ndarray | None, after: np.ndarray | None, sample_rate: int,
+                oversample: int) -> np.ndarray:
     import soxr
 
-    n = x.shape[0]
-    for start in range(0, n, CHUNK_SAMPLES):
-        stop = min(n, start + CHUNK_SAMPLES)
-        lo, hi = max(0, start - OVERSAMPLE_MARGIN), min(n, stop + OVERSAMPLE_MARGIN)
-        context = _float_rows(x, lo, hi)
-        up = _abs_max_over_columns(soxr.resample(context, sample_rate, sample_rate * oversample))
-        m = hi - lo
-        up = np.pad(up, (0, max(0, m * oversample - len(up))))[: m * oversample].reshape(m, oversample)
-        inner = slice(start - lo, start - lo + (stop - start))
-        yield start, np.maximum(_abs_max_over_columns(up[inner]), _abs_max_over_columns(context[inner]))
+    context = np.concatenate([part for part in (before, block, after) if part is not None])
+    m, offset = len(context), 0 if before is None else len(before)
+    up = _abs_max_over_columns(soxr.resample(context, sample_rate, sample_rate * oversample))
+    up = np.pad(up, (0, max(0, m * oversample - len(up))))[: m * oversample].reshape(m, oversample)
+    inner = slice(offset, offset + len(block))
+    return np.maximum(_abs_max_over_columns(up[inner]), _abs_max_over_columns(context[inner]))
 
 
 def _abs_max_over_columns(x: np.ndarray) -> np.ndarray:

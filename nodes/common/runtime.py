@@ -18,7 +18,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,38 +77,52 @@ def eos_value():
 # --- streams ------------------------------------------------------------------------------------
 
 
-@dataclass
-class Stream:
-    """One input's items keyed by seq; complete once ``n_total`` items are held after the EOS."""
+class Arrivals:
+    """The seq bookkeeping of one input: its EOS (the total and its metadata) and every seq once. Complete
+    once as many seqs as the EOS counts have arrived."""
 
-    name: str
-    items: dict[int, Any] = field(default_factory=dict)
-    total: int | None = None
-    eos_metadata: dict[str, Any] = field(default_factory=dict)
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.total: int | None = None
+        self.eos_metadata: dict[str, Any] = {}
+        self.received: set[int] = set()
 
-    def add(self, event: Mapping[str, Any], decode: Callable[[Mapping[str, Any]], Any]) -> None:
+    def arrive(self, event: Mapping[str, Any]) -> tuple[Mapping[str, Any], int] | None:
+        """``(metadata, seq)`` of a new item; None for the EOS; a seq seen before raises."""
         metadata = event["metadata"]
         if metadata.get(C.EOS):
             self.total = int(metadata[C.N_TOTAL])
             self.eos_metadata = dict(metadata)
-            return
+            return None
         seq = int(metadata[C.SEQ])
-        if seq in self.items:
+        if seq in self.received:
             raise RuntimeError(f"input {self.name}: seq {seq} arrived twice")
-        self.items[seq] = (decode(event), dict(metadata))
+        self.received.add(seq)
+        return metadata, seq
 
     @property
     def complete(self) -> bool:
-        return self.total is not None and len(self.items) == self.total
+        return self.total is not None and len(self.received) == self.total
+
+
+class Stream(Arrivals):
+    """One input's items keyed by seq, decoded and kept until the caller takes them."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.items: dict[int, Any] = {}
+
+    def add(self, event: Mapping[str, Any], decode: Callable[[Mapping[str, Any]], Any]) -> None:
+        arrived = self.arrive(event)
+        if arrived is not None:
+            metadata, seq = arrived
+            self.items[seq] = (decode(event), dict(metadata))
 
     def ordered(self) -> list[tuple[Any, dict[str, Any]]]:
         missing = [s for s in range(self.total or 0) if s not in self.items]
         if missing:
             raise RuntimeError(f"input {self.name}: missing seq {missing[:10]} of {self.total}")
         return [self.items[s] for s in range(self.total or 0)]
-
-    def describe(self) -> str:
-        return f"{self.name}: {len(self.items)}/{self.total if self.total is not None else '?'}"
 
 
 class UpstreamClosed(Exception):

@@ -16,7 +16,7 @@ import numpy as np
 
 from nodes.common import contract as C
 from nodes.common.audio import seconds_to_samples
-from nodes.common.runtime import Runner, audio_from, audio_value
+from nodes.common.runtime import Arrivals, Runner, audio_from, audio_value
 
 
 def send_clips(runner: Runner, output: str, clips: Iterable[tuple[str, int, np.ndarray]], sample_rate: int) -> None:
@@ -33,26 +33,20 @@ def send_clips(runner: Runner, output: str, clips: Iterable[tuple[str, int, np.n
     runner.send_eos(output, seq)
 
 
-class Clips:
+class Clips(Arrivals):
     """The receiving side of ``send_clips``: each clip is handed over (``add`` returns it) as soon as its
     last part arrives, its parts joined in order, so a receiver can use and free clips one by one."""
 
     def __init__(self, name: str) -> None:
-        self.name = name
-        self.total: int | None = None
-        self.received: set[int] = set()
+        super().__init__(name)
         self._parts: dict[int, list[np.ndarray]] = {}
 
     def add(self, event: Any) -> tuple[str, int, np.ndarray] | None:
         """``(kind, index, audio)`` when ``event`` completes a clip, else None. A part out of order raises."""
-        metadata = event["metadata"]
-        if metadata.get(C.EOS):
-            self.total = int(metadata[C.N_TOTAL])
+        arrived = self.arrive(event)
+        if arrived is None:
             return None
-        seq = int(metadata[C.SEQ])
-        if seq in self.received:
-            raise RuntimeError(f"input {self.name}: seq {seq} arrived twice")
-        self.received.add(seq)
+        metadata = arrived[0]
         index, part, parts = int(metadata["index"]), int(metadata["part"]), int(metadata["parts"])
         pieces = self._parts.setdefault(index, [])
         if len(pieces) != part:
@@ -62,10 +56,6 @@ class Clips:
             return None
         del self._parts[index]
         return metadata[C.KIND], index, pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
-
-    @property
-    def complete(self) -> bool:
-        return self.total is not None and len(self.received) == self.total
 
 
 def send_programme(runner: Runner, output: str, audio: np.ndarray, sample_rate: int, **eos: Any) -> None:
@@ -80,35 +70,23 @@ def send_programme(runner: Runner, output: str, audio: np.ndarray, sample_rate: 
     runner.send_eos(output, len(starts), **eos)
 
 
-class Programme:
+class Programme(Arrivals):
     """The receiving side of ``send_programme``: each chunk is copied straight from dora's buffer into one
     programme-length array, so the programme is never held twice (chunks plus their concatenation)."""
 
     def __init__(self, name: str, channels: int = 2) -> None:
-        self.name = name
+        super().__init__(name)
         self.audio = np.zeros((0, channels), dtype=np.float32)
-        self.received: set[int] = set()
-        self.total: int | None = None
-        self.eos_metadata: dict[str, Any] = {}
 
     def add(self, event: Any) -> None:
-        metadata = event["metadata"]
-        if metadata.get(C.EOS):
-            self.total = int(metadata[C.N_TOTAL])
-            self.eos_metadata = dict(metadata)
+        arrived = self.arrive(event)
+        if arrived is None:
             return
-        seq = int(metadata[C.SEQ])
-        if seq in self.received:
-            raise RuntimeError(f"input {self.name}: seq {seq} arrived twice")
+        metadata, seq = arrived
         channels, samples, start = int(metadata[C.CHANNELS]), int(metadata["samples"]), int(metadata["start"])
-        if not self.received:
+        if len(self.received) == 1:
             self.audio = np.empty((samples, channels), dtype=np.float32)
         chunk = np.asarray(event["value"].to_numpy(zero_copy_only=False), dtype=np.float32).reshape(-1, channels)
         if self.audio.shape != (samples, channels) or start + len(chunk) > samples:
             raise RuntimeError(f"input {self.name}: chunk {seq} does not fit a programme of {samples} samples")
         self.audio[start:start + len(chunk)] = chunk
-        self.received.add(seq)
-
-    @property
-    def complete(self) -> bool:
-        return self.total is not None and len(self.received) == self.total

@@ -109,3 +109,38 @@ def test_streamed_meters_equal_the_whole_array_ones_to_the_bit(sample_rate, monk
     assert audio.oversampled_peak(pcm, sample_rate).tobytes() == audio.oversampled_peak(as_float, sample_rate).tobytes()
     assert audio.integrated_lufs(np.zeros((sample_rate, 2), np.int16), sample_rate) == -np.inf
     assert audio.true_peak_dbtp(np.zeros((0, 2), np.float32), sample_rate) == -np.inf
+
+
+def old_oversampled_peak(x, sample_rate, chunk):
+    """The chunked oversampled peak as it was written before the meters streamed (array slices)."""
+    import soxr
+
+    from nodes.common.audio import OVERSAMPLE_MARGIN, TRUE_PEAK_OVERSAMPLE, _abs_max_over_columns
+
+    n, peak = len(x), np.empty(len(x), dtype=np.float32)
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        lo, hi = max(0, start - OVERSAMPLE_MARGIN), min(n, stop + OVERSAMPLE_MARGIN)
+        up = _abs_max_over_columns(soxr.resample(x[lo:hi], sample_rate, sample_rate * TRUE_PEAK_OVERSAMPLE))
+        m = hi - lo
+        up = np.pad(up, (0, max(0, m * 4 - len(up))))[: m * 4].reshape(m, 4)
+        inner = slice(start - lo, start - lo + (stop - start))
+        peak[start:stop] = np.maximum(_abs_max_over_columns(up[inner]), _abs_max_over_columns(x[start:stop]))
+    return peak
+
+
+@pytest.mark.parametrize("frames", [10_007 * 3, 10_007 * 3 + 500, 10_007 * 2 + 1])
+def test_block_meters_give_the_old_chunked_numbers(frames, monkeypatch):
+    """Blocks with one block of look-ahead (a last block shorter than the context margin too) give the
+    peaks the array slices gave, and measure_blocks the whole array's loudness and true peak."""
+    from nodes.common import audio
+
+    monkeypatch.setattr(audio, "CHUNK_SAMPLES", 10_007)
+    x = (np.random.default_rng(frames).standard_normal((frames, 2)) * 0.2).astype(np.float32)
+    old = old_oversampled_peak(x, 44100, 10_007)
+    assert audio.oversampled_peak(x, 44100).tobytes() == old.tobytes()
+    blocks = (x[s:s + 10_007] for s in range(0, frames, 10_007))
+    lufs, peak_dbtp = audio.measure_blocks(blocks, 44100)
+    assert lufs == audio.integrated_lufs(x, 44100) and peak_dbtp == audio.gain_to_db(float(old.max()))
+    assert audio.measure_blocks(iter([np.zeros((100, 2), np.float32)]), 44100) == (-np.inf, -np.inf)
+    assert audio.measure_blocks(iter([]), 44100) == (-np.inf, -np.inf)

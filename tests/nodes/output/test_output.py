@@ -573,3 +573,23 @@ def test_dither_drawn_in_blocks_gives_the_bytes_of_one_draw():
         audio = (np.random.default_rng(frames).standard_normal((frames, 2)) * 0.5).astype(np.float32)
         assert np.array_equal(to_pcm16(audio), whole(audio))
         assert np.array_equal(to_pcm16(audio[:, :1]), whole(audio[:, :1]))
+
+
+def test_the_mp3_is_measured_block_by_block_as_if_whole(monkeypatch):
+    """Decoding and measuring the MP3 a block at a time gives the numbers of the whole decoded array, also
+    when the decoder's frame count (an estimate, which counts the ID3 tag's bytes) is too high."""
+    import io
+
+    import soundfile
+
+    from nodes.common import audio
+    from nodes.common.audio import integrated_lufs, true_peak_dbtp
+    from nodes.output.mp3 import _id3_tag, _lame, _measure_mp3, decode_mp3, to_pcm16
+
+    monkeypatch.setattr(audio, "CHUNK_SAMPLES", 20_011)
+    x = (np.random.default_rng(11).standard_normal((44100 * 3 + 77, 2)) * 0.2).astype(np.float32)
+    mp3 = _id3_tag("t" * 2000, "dramaflow", 192, ()) + _lame(to_pcm16(x), 44100, 192)
+    decoded, rate = decode_mp3(mp3)
+    with soundfile.SoundFile(io.BytesIO(mp3)) as f:
+        assert f.frames > len(decoded)  # the estimate this test is about
+    assert _measure_mp3(mp3) == (integrated_lufs(decoded, rate), true_peak_dbtp(decoded, rate))
