@@ -132,17 +132,26 @@ def _k_weighted_chunks(x: np.ndarray, sample_rate: int):
 
 def _k_weighted_blocks(blocks, sample_rate: int):
     """The per-sample K-weighted energy of each block in turn, the filters' state carried across."""
-    from nodes.common.iir import linear_filter
-
     stages = k_weighting(sample_rate)
     states = None
     for block in blocks:
-        if states is None:
-            states = [np.zeros((block.shape[1], max(len(a), len(b)) - 1)) for b, a in stages]
-        y = np.ascontiguousarray(block.T, dtype=np.float64)
-        for k, (b, a) in enumerate(stages):
-            y, states[k] = linear_filter(b, a, y, states[k])
-        yield np.einsum("ij,ij->j", y, y).astype(np.float32)
+        energy, states = k_weight_block(block, stages, states)
+        yield energy
+
+
+def k_weight_block(block: np.ndarray, stages: list[tuple[np.ndarray, np.ndarray]], states: list | None):
+    """(per-sample K-weighted energy of ``block``, the filters' state after it), starting from ``states``
+    (None: at rest). Filtering a signal block by block this way gives the bits of filtering it whole."""
+    from nodes.common.iir import linear_filter
+
+    if states is None:
+        states = [np.zeros((block.shape[1], max(len(a), len(b)) - 1)) for b, a in stages]
+    y = np.ascontiguousarray(block.T, dtype=np.float64)
+    after = []
+    for (b, a), state in zip(stages, states, strict=True):
+        y, state = linear_filter(b, a, y, state)
+        after.append(state)
+    return np.einsum("ij,ij->j", y, y).astype(np.float32), after
 
 
 def _streamed_hop_energies(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -271,6 +280,14 @@ def _peak_blocks(blocks, sample_rate: int, oversample: int):
         pending = block
     if pending is not None:
         yield pending, _block_peak(pending, before, None, sample_rate, oversample)
+
+
+def block_peak_at(x: np.ndarray, start: int, sample_rate: int, oversample: int = TRUE_PEAK_OVERSAMPLE) -> np.ndarray:
+    """``oversampled_peak`` of the ``CHUNK_SAMPLES`` rows of float32 ``x`` from ``start`` (a multiple of
+    ``CHUNK_SAMPLES``), computed from the same context as the whole-signal pass, so to the same bits."""
+    before = x[start - OVERSAMPLE_MARGIN:start] if start else None
+    after = x[start + CHUNK_SAMPLES:start + CHUNK_SAMPLES + OVERSAMPLE_MARGIN] if start + CHUNK_SAMPLES < len(x) else None
+    return _block_peak(x[start:start + CHUNK_SAMPLES], before, after, sample_rate, oversample)
 
 
 def _block_peak(block: np.ndarray, before: np.ndarray | None, after: np.ndarray | None, sample_rate: int,

@@ -10,7 +10,7 @@ one-shots sit ``sfx_below_speech_db`` under it (loudest 400 ms). The sum is brou
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,10 +21,8 @@ from nodes.common.audio import (
     equal_power_fade_in,
     equal_power_fade_out,
     gated_loudness,
-    hop_energies,
     hop_samples,
     integrated_lufs,
-    k_weighted_energy,
     max_momentary_lufs,
     oversampled_peak,
     seconds_to_samples,
@@ -34,9 +32,11 @@ from nodes.common.audio import (
 from nodes.common.errors import warn
 from nodes.common.settings import check_ranges
 from nodes.common.types import PlacedCue, Timeline
+from nodes.mixer.meters import ProgrammeMeters
 
 MAX_LEVELLING_GAIN_DB = 24.0
 EDGE_FADE_S = 0.005  # de-click the ends of clips cut by the programme end
+PEAK_FLOOR_DB = 12.0  # mastering keeps the peak from this far under the limiter's expected threshold
 
 
 @dataclass(frozen=True)
@@ -281,24 +281,26 @@ def master(mix_bus: np.ndarray, sample_rate: int, config: MixConfig = MixConfig(
     """Gain to ``target_lufs`` and true-peak limit at the ceiling, iterating until both hold.
 
     ``mix_bus`` is modified in place (it is the programme-length buffer; copying it would double the
-    memory). The K-weighted energy and the oversampled peak envelope are computed once: a gain scales
-    the peak linearly, and limiting only changes the samples in its patches, whose hop energies are
+    memory). The K-weighted energy and the oversampled peak envelope are measured once (``ProgrammeMeters``
+    keeps what the iterations need of them, not two more programme-length arrays): a gain scales the
+    peak linearly, and limiting only changes the samples in its patches, whose hop energies are
     re-weighted instead of re-filtering the programme. The result is measured exactly at the end.
     """
     x = as_2d(mix_bus)
-    energy = k_weighted_energy(x, sample_rate)
-    hops = hop_energies(energy, sample_rate)
+    expected_gain = db_to_gain(config.target_lufs - config.speech_lufs)
+    meters = ProgrammeMeters(x, sample_rate, floor=db_to_gain(config.true_peak_ceiling_dbtp - PEAK_FLOOR_DB)
+                             / expected_gain)
+    hops = meters.hops
     loudness = gated_loudness(hops, sample_rate)
     if not math.isfinite(loudness):
         warn("the mix is silent; nothing to master")
         return MixResult(x, sample_rate, loudness, true_peak_dbtp(x, sample_rate), 0.0, 0.0)
-    peak = oversampled_peak(x, sample_rate)
     gain_db = config.target_lufs - loudness
     patches: list[_Patch] = []
     for _ in range(config.master_iterations):
         gain = db_to_gain(gain_db)
-        patches = limiter_patches(peak, gain, sample_rate, config.true_peak_ceiling_dbtp, config)
-        loudness = gated_loudness(_patched_hops(hops, energy, patches, gain**2, sample_rate), sample_rate)
+        patches = limiter_patches(meters, gain, sample_rate, config.true_peak_ceiling_dbtp, config)
+        loudness = gated_loudness(_patched_hops(hops, meters.energy, patches, gain**2, sample_rate), sample_rate)
         if abs(loudness - config.target_lufs) <= config.lufs_tolerance / 2:
             break
         gain_db += config.target_lufs - loudness
@@ -307,14 +309,15 @@ def master(mix_bus: np.ndarray, sample_rate: int, config: MixConfig = MixConfig(
     for patch in patches:
         x[patch.start:patch.start + len(patch.gain)] *= patch.gain[:, None]
         reduction_db = max(reduction_db, -20.0 * math.log10(max(float(patch.gain.min()), 1e-12)))
-    del energy, peak
+    del meters
     return MixResult(x, sample_rate, integrated_lufs(x, sample_rate), true_peak_dbtp(x, sample_rate),
                      reduction_db, gain_db)
 
 
-def _patched_hops(hops: np.ndarray, energy: np.ndarray, patches: Sequence[_Patch], power_gain: float,
-                  sample_rate: int) -> np.ndarray:
-    """Hop energies of the programme after gain and limiting, without rebuilding the programme."""
+def _patched_hops(hops: np.ndarray, energy: Callable[[int, int], np.ndarray], patches: Sequence[_Patch],
+                  power_gain: float, sample_rate: int) -> np.ndarray:
+    """Hop energies of the programme after gain and limiting, without rebuilding the programme;
+    ``energy(lo, hi)`` gives the per-sample K-weighted energy over [lo, hi)."""
     hop = hop_samples(sample_rate)
     out = hops * power_gain
     for patch in patches:
@@ -325,16 +328,19 @@ def _patched_hops(hops: np.ndarray, energy: np.ndarray, patches: Sequence[_Patch
         weights = np.ones(last * hop - lo, dtype=np.float64)
         inside = slice(patch.start - lo, min(len(weights), patch.start - lo + len(patch.gain)))
         weights[inside] = patch.gain[: inside.stop - inside.start].astype(np.float64) ** 2
-        out[first:last] = (energy[lo:last * hop] * weights).reshape(-1, hop).sum(axis=1) * power_gain
+        out[first:last] = (energy(lo, last * hop) * weights).reshape(-1, hop).sum(axis=1) * power_gain
     return out
 
 
 def limiter_patches(
-    peak: np.ndarray, gain: float, sample_rate: int, ceiling_dbtp: float, config: MixConfig = MixConfig()
+    peak: np.ndarray | ProgrammeMeters, gain: float, sample_rate: int, ceiling_dbtp: float,
+    config: MixConfig = MixConfig()
 ) -> list[_Patch]:
-    """Where ``peak * gain`` would pass the ceiling, the limiter gain around it (look-ahead + release)."""
+    """Where ``peak * gain`` would pass the ceiling, the limiter gain around it (look-ahead + release).
+    ``peak`` is the per-sample oversampled peak, or the meters that keep what of it matters."""
     threshold = db_to_gain(ceiling_dbtp) / gain
-    over = np.flatnonzero(peak > threshold)
+    sparse = isinstance(peak, ProgrammeMeters)
+    over = peak.above(threshold) if sparse else np.flatnonzero(peak > threshold)
     if over.size == 0:
         return []
     w = max(1, seconds_to_samples(config.limiter_lookahead_s, sample_rate))
@@ -343,7 +349,7 @@ def limiter_patches(
     patches: list[_Patch] = []
     for first, last in zip(np.r_[0, breaks + 1], np.r_[breaks, over.size - 1], strict=True):
         lo, hi = max(0, int(over[first]) - 2 * w), min(len(peak), int(over[last]) + tail)
-        local = limiter_gain(peak[lo:hi].astype(np.float64) * gain, sample_rate, ceiling_dbtp, config)
+        local = limiter_gain((peak.peak(lo, hi) if sparse else peak[lo:hi]).astype(np.float64) * gain, sample_rate, ceiling_dbtp, config)
         patches.append(_Patch(lo, local.astype(np.float32)))
     return patches
 
