@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,9 +114,17 @@ def render_cues(
     on_progress: ProgressFn | None = None,
 ) -> AmbienceResult:
     """Render every bed and one-shot of ``timeline``; warnings name the script line of the cue."""
+    result = AmbienceResult()
+    for rendered in each_cue(plan, timeline, backend, seed=seed, on_progress=on_progress):
+        (result.beds if rendered.kind == "ambience" else result.sfx)[rendered.index] = rendered
+    return result
+
+
+def each_cue(plan: Plan, timeline: Timeline, backend: AmbienceBackend, *, seed: int = 0,
+             on_progress: ProgressFn | None = None) -> Iterator[RenderedCue]:
+    """``render_cues`` one cue at a time, in timeline order."""
     sr = timeline.sample_rate
     todo = [c for c in timeline.cues if c.kind in ("ambience", "sfx")]
-    result = AmbienceResult()
     for done, placed in enumerate(todo, start=1):
         cue = plan.cues[placed.index]
         cue_rng_seed = cue_seed(seed, cue.index, cue.prompt, cue.param("seed"))
@@ -129,11 +137,13 @@ def render_cues(
                 sound = backend.render_sfx(cue.prompt, sr, cue_rng_seed, cue.duration_s)
         for w in caught:  # re-emit with the script line so the report says where
             warnings.warn(DramaflowWarning(f"line {cue.line}: {w.message}"), stacklevel=2)
-        rendered = RenderedCue(cue.index, placed.kind, cue.prompt, sound.audio, sound.matched, sound.fallback)
-        (result.beds if placed.kind == "ambience" else result.sfx)[cue.index] = rendered
+        yield RenderedCue(cue.index, placed.kind, cue.prompt, sound.audio, sound.matched, sound.fallback)
         if on_progress:
             on_progress(done, len(todo), f"{placed.kind}: {cue.prompt[:40]}")
-    return result
+
+
+def _equalized(cue: RenderedCue, sample_rate: int) -> np.ndarray:
+    return (process_ambience if cue.kind == "ambience" else process_sfx)(cue.audio, sample_rate)
 
 
 @dataclass(frozen=True)
@@ -162,29 +172,61 @@ def ambience_stage(
     """Lay the timeline out from the real speech lengths, then render and EQ its beds and one-shots.
 
     ``speech_frames`` is the length in samples (at ``sample_rate``) of every segment, keyed by seq.
-    Both engines call this, so the timeline and the cue audio are the same in both.
+    Both engines lay out and render this way, so the timeline and the cue audio are the same in both.
     """
-    durations = {seq: frames / sample_rate for seq, frames in speech_frames.items()}
-    timeline = layout(plan, durations, sfx_durations_s(plan, backend), layout_config)
+    timeline = _layout(plan, speech_frames, sample_rate, backend, layout_config)
     cues = render_cues(plan, timeline, backend, seed=layout_config.seed, on_progress=on_progress)
     return SceneResult(
         timeline=timeline,
-        beds={i: process_ambience(c.audio, sample_rate) for i, c in cues.beds.items()},
-        sfx={i: process_sfx(c.audio, sample_rate) for i, c in cues.sfx.items()},
+        beds={i: _equalized(c, sample_rate) for i, c in cues.beds.items()},
+        sfx={i: _equalized(c, sample_rate) for i, c in cues.sfx.items()},
     )
 
 
-def render_scene(plan: Plan, speech_frames: dict[int, int], layout_config: LayoutConfig, config: AmbienceConfig,
-                 env: Mapping[str, str] = os.environ, *, on_progress: ProgressFn | None = None,
-                 on_step: Callable[[str, int, int], None] | None = None) -> tuple[SceneResult, dict[str, Any], list[str]]:
-    """The stage as a node runs it: open the configured backend (procedural, with a warning, when it is
-    not on this machine), lay out and render the scene, then free the backend (model and device lock)
-    before anything is sent on. Returns the scene, what the backend cost, and the warnings raised."""
-    with collect_warnings() as caught:
-        backend = open_backend(config, env, on_step=on_step)
+def _layout(plan: Plan, speech_frames: dict[int, int], sample_rate: int, backend: AmbienceBackend,
+            layout_config: LayoutConfig) -> Timeline:
+    durations = {seq: frames / sample_rate for seq, frames in speech_frames.items()}
+    return layout(plan, durations, sfx_durations_s(plan, backend), layout_config)
+
+
+class SceneRender:
+    """The stage as a node runs it. Opening it opens the configured backend (procedural, with a warning,
+    when it is not on this machine) and lays out the ``timeline``; ``clips()`` then renders and EQs each
+    bed and one-shot, in timeline order. A backend that holds something to free (a model, a device lock)
+    renders every clip first and is freed before the first is handed over; the others hand each clip
+    over as soon as it is rendered, so a long programme's beds are never all held at once. ``notes``
+    collects the warnings raised; after ``clips()``, ``stats`` says what the backend cost."""
+
+    def __init__(self, plan: Plan, speech_frames: dict[int, int], layout_config: LayoutConfig,
+                 config: AmbienceConfig, env: Mapping[str, str] = os.environ, *,
+                 on_progress: ProgressFn | None = None, on_step: Callable[[str, int, int], None] | None = None):
+        self.plan, self.layout_config, self.on_progress = plan, layout_config, on_progress
+        self.stats: dict[str, Any] = {}
+        with collect_warnings() as caught:
+            self.backend: AmbienceBackend | None = open_backend(config, env, on_step=on_step)
+            try:
+                self.timeline = _layout(plan, speech_frames, layout_config.sample_rate, self.backend, layout_config)
+            except BaseException:
+                self.close()
+                raise
+        self.notes = list(caught.messages)
+
+    def clips(self) -> Iterator[tuple[str, int, np.ndarray]]:
+        """``(kind, cue index, audio)`` of every bed and one-shot, as ``ambience_stage`` makes them."""
+        caught = None
         try:
-            scene = ambience_stage(plan, speech_frames, layout_config.sample_rate, backend, layout_config,
-                                   on_progress=on_progress)
+            with collect_warnings() as caught:
+                cues = each_cue(self.plan, self.timeline, self.backend, seed=self.layout_config.seed,
+                                on_progress=self.on_progress)
+                if hasattr(self.backend, "close"):
+                    cues = iter(list(cues))
+                    self.close()
+                for cue in cues:
+                    yield cue.kind, cue.index, _equalized(cue, self.layout_config.sample_rate)
         finally:
-            stats = close_backend(backend)
-    return scene, stats, caught.messages
+            self.close()
+            self.notes += caught.messages if caught else []
+
+    def close(self) -> None:
+        if self.backend is not None:
+            self.stats, self.backend = close_backend(self.backend), None

@@ -1,13 +1,14 @@
-"""dora node ``ambience``: ``plan`` + ``durations`` → ``timeline`` (JSON) and ``cues`` (each bed and
-one-shot in chunks + EOS), rendered once TTS sent every duration; a model backend is freed (its device
-lock released) before the clips go out. Env: DRAMAFLOW_AMBIENCE_*, DRAMAFLOW_TANGOFLUX_DIR / _DEVICE,
+"""dora node ``ambience``: ``plan`` + ``durations`` → ``timeline`` (JSON, laid out once TTS sent every
+duration), ``cues`` (each bed and one-shot in chunks + EOS, sent as rendered; a model backend renders
+them all and is freed, its device lock released, before they go out) and ``scene`` (JSON: the render's
+warnings and what the backend cost). Env: DRAMAFLOW_AMBIENCE_*, DRAMAFLOW_TANGOFLUX_DIR / _DEVICE,
 DRAMAFLOW_GPU_LOCK_TIMEOUT_S, DRAMAFLOW_CACHE_DIR, DRAMAFLOW_SAMPLE_RATE and the layout settings."""
 
 from __future__ import annotations
 
 import os
 
-from nodes.ambience.core import AmbienceConfig, render_scene
+from nodes.ambience.core import AmbienceConfig, SceneRender
 from nodes.common import contract as C
 from nodes.common.layout import LayoutConfig
 from nodes.common.reports import tts_summary
@@ -41,18 +42,18 @@ def main() -> None:
         def step(prompt: str, i: int, steps: int) -> None:  # a generated clip takes seconds to minutes
             progress(done[0], cues, f"generating {prompt[:40]}: step {i}/{steps}")
 
-        scene, stats, notes = render_scene(plan, frames, layout_config, config_from_env(AmbienceConfig, os.environ),
-                                           on_progress=progress, on_step=step)
-        for note in notes:
-            runner.warn(note)
+        scene = SceneRender(plan, frames, layout_config, config_from_env(AmbienceConfig, os.environ),
+                            on_progress=progress, on_step=step)
+        laid_out = [*scene.notes]
         tts = tts_summary(metadata for _, metadata in durations.items.values())
         runner.send(C.TIMELINE, json_value({"timeline": scene.timeline.to_dict(), "seed": seed, "tts": tts,
-                                            "warnings": [*plan.warnings, *notes], "ambience": stats}))
-        clips = scene.clips()
-        send_clips(runner, C.CUES, clips, layout_config.sample_rate)
-        closing = max(len(clips), 1)  # a stage closes at done == total > 0, also with no cues at all
-        runner.progress(closing, closing, "done" if clips else "no cues")
-        del scene, clips  # sent: free the beds while the mix and the output work
+                                            "warnings": [*plan.warnings, *laid_out]}))
+        send_clips(runner, C.CUES, scene.clips(), layout_config.sample_rate)
+        for note in scene.notes:
+            runner.warn(note)
+        runner.send(C.SCENE, json_value({"warnings": scene.notes[len(laid_out):], "ambience": scene.stats}))
+        count = sum(1 for c in scene.timeline.cues if c.kind in ("ambience", "sfx"))
+        runner.progress(max(count, 1), max(count, 1), "done" if count else "no cues")  # closes at done == total > 0
         runner.linger()
 
 

@@ -35,11 +35,11 @@ NODES: tuple[str, ...] = (SEGMENTER, TTS, EFFECTS, AMBIENCE, MIXER, OUTPUT)
 PLAN, REQUESTS = "plan", "requests"  # segmenter
 SPEECH, DURATIONS = "speech", "durations"  # tts
 DIALOGUE = "dialogue"  # effects
-TIMELINE, CUES = "timeline", "cues"  # ambience
+TIMELINE, CUES, SCENE = "timeline", "cues", "scene"  # ambience
 MIX = "mix"  # mixer
 DONE = "done"  # output: never sent; its closing ends every upstream node
 
-MIX_CHUNK_S = 10.0  # the mastered programme travels to the output node in chunks of this length
+MIX_CHUNK_S = 10.0  # long clips travel in chunks of this length
 MAX_MESSAGE_BYTES = 64 * 2**20  # dora refuses a larger message on a daemon (backpressure) edge
 
 # Exit code of a node whose upstream closed before the end of its stream: a consequence, not a cause.

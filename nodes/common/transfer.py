@@ -3,8 +3,8 @@
 
 - ``send_clips``/``Clips``: numbered clips (the ambience stage's beds and one-shots), each split
   into parts that travel together, and handed over one by one as their last parts arrive;
-- ``send_programme``/``Programme``: one long signal (the mixer's master), chunk by chunk, then EOS with
-  its facts, copied into one array on arrival.
+- ``send_programme``: the mixer's master, which is written to a file in the task folder and not sent
+  through dora at all (``nodes.common.programme``); one message says where it is.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import numpy as np
 
 from nodes.common import contract as C
 from nodes.common.audio import seconds_to_samples
-from nodes.common.runtime import Arrivals, Runner, audio_from, audio_value
+from nodes.common.programme import PROGRAMME_FILE, ProgrammeFile
+from nodes.common.runtime import Arrivals, Runner, audio_from, audio_value, json_value
 
 
 def send_clips(runner: Runner, output: str, clips: Iterable[tuple[str, int, np.ndarray]], sample_rate: int) -> None:
@@ -58,35 +59,7 @@ class Clips(Arrivals):
         return metadata[C.KIND], index, pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
 
-def send_programme(runner: Runner, output: str, audio: np.ndarray, sample_rate: int, **eos: Any) -> None:
-    """Send one long ``(samples, channels)`` signal in chunks, then EOS carrying ``eos``. Every chunk
-    says the whole length and where it starts, so the receiver fills one array as they arrive."""
-    chunk = seconds_to_samples(C.MIX_CHUNK_S, sample_rate)
-    starts = range(0, len(audio), chunk)
-    for seq, start in enumerate(starts):
-        runner.send(output, audio_value(audio[start:start + chunk]),
-                    {C.SEQ: seq, C.CHANNELS: audio.shape[1], C.SAMPLE_RATE: sample_rate, "start": start,
-                     "samples": len(audio)})
-    runner.send_eos(output, len(starts), **eos)
-
-
-class Programme(Arrivals):
-    """The receiving side of ``send_programme``: each chunk is copied straight from dora's buffer into one
-    programme-length array, so the programme is never held twice (chunks plus their concatenation)."""
-
-    def __init__(self, name: str, channels: int = 2) -> None:
-        super().__init__(name)
-        self.audio = np.zeros((0, channels), dtype=np.float32)
-
-    def add(self, event: Any) -> None:
-        arrived = self.arrive(event)
-        if arrived is None:
-            return
-        metadata, seq = arrived
-        channels, samples, start = int(metadata[C.CHANNELS]), int(metadata["samples"]), int(metadata["start"])
-        if len(self.received) == 1:
-            self.audio = np.empty((samples, channels), dtype=np.float32)
-        chunk = np.asarray(event["value"].to_numpy(zero_copy_only=False), dtype=np.float32).reshape(-1, channels)
-        if self.audio.shape != (samples, channels) or start + len(chunk) > samples:
-            raise RuntimeError(f"input {self.name}: chunk {seq} does not fit a programme of {samples} samples")
-        self.audio[start:start + len(chunk)] = chunk
+def send_programme(runner: Runner, output: str, audio: np.ndarray, sample_rate: int, **facts: Any) -> None:
+    """Write the programme to ``PROGRAMME_FILE`` in the task folder, then send where it is and ``facts``."""
+    written = ProgrammeFile.write(runner.context.task_dir / PROGRAMME_FILE, audio, sample_rate)
+    runner.send(output, json_value({**written.facts(), **facts}))

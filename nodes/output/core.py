@@ -17,17 +17,20 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from nodes.common.audio import to_stereo
+from nodes.common.audio import db_to_gain, to_stereo
 from nodes.common.errors import ConfigError
+from nodes.common.programme import ProgrammeFile, programme_blocks
 from nodes.common.settings import check_choice, check_ranges
 from nodes.common.types import Timeline
 from nodes.output.mp3 import (
+    BLOCK_ROWS,
     MP3_DELAY_SAMPLES,
     MP3_FRAME_SAMPLES,
     _encode_within_true_peak,
     _finite,
     _id3_tag,
     _lame,
+    _pcm16,
     decode_mp3,
     encode_mp3,
     to_pcm16,
@@ -96,7 +99,7 @@ def output_paths(mp3_path: Path) -> OutputFiles:
 
 def write_outputs(
     mp3_path: Path,
-    master: np.ndarray,
+    master: np.ndarray | ProgrammeFile,
     sample_rate: int,
     timeline: Timeline,
     *,
@@ -106,6 +109,7 @@ def write_outputs(
     extra_report: dict[str, Any] | None = None,
 ) -> OutputReport:
     """Encode and write the MP3, WAV (16-bit, exactly ``len(master)`` samples), timeline JSON, SRT, VTT.
+    ``master`` is an array or the file the mixer wrote, read a block at a time.
 
     - If the decoded MP3's true peak exceeds ``max_true_peak_dbtp``, the master is turned down by the
       excess plus ``TRUE_PEAK_MARGIN_DB`` and re-encoded (at most ``MAX_TRUE_PEAK_RETRIES`` times);
@@ -115,9 +119,15 @@ def write_outputs(
       any error no new file is left behind and the error is re-raised.
     """
     files = output_paths(Path(mp3_path))
-    stereo = to_stereo(_finite(master))
+    rows = len(master) if isinstance(master, np.ndarray) else master.samples
+
+    def pcm_for(gain_adjust_db: float) -> np.ndarray:  # read a block at a time: the master is never copied
+        gain = np.float32(db_to_gain(gain_adjust_db))
+        stereo = (to_stereo(_finite(block)) for block in programme_blocks(master, BLOCK_ROWS))
+        return _pcm16((rows, 2), stereo if gain_adjust_db == 0.0 else (block * gain for block in stereo))
+
     encoded = _encode_within_true_peak(
-        stereo,
+        pcm_for,
         sample_rate,
         max_true_peak_dbtp=max_true_peak_dbtp,
         encode=lambda pcm: (
@@ -132,7 +142,7 @@ def write_outputs(
         mp3_lufs=encoded.mp3_lufs,
         mp3_true_peak_dbtp=encoded.mp3_true_peak_dbtp,
         mp3_gain_adjust_db=encoded.gain_adjust_db,
-        duration_s=stereo.shape[0] / sample_rate,
+        duration_s=rows / sample_rate,
     )
     files.mp3.parent.mkdir(parents=True, exist_ok=True)
     with _staged_files() as stage:

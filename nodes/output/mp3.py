@@ -5,14 +5,14 @@ until the decoded MP3's true peak fits (``_encode_within_true_peak``). Determini
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 
 import numpy as np
 
-from nodes.common.audio import db_to_gain, integrated_lufs, to_stereo, true_peak_dbtp
+from nodes.common.audio import integrated_lufs, to_stereo, true_peak_dbtp
 from nodes.common.errors import warn
 from nodes.common.types import PlacedChapter
 from nodes.output.subtitles import _to_ms
@@ -36,14 +36,21 @@ def to_pcm16(audio: np.ndarray) -> np.ndarray:
     memory stays at the int16 result plus one block, the bytes those of drawing both whole.
     """
     x = np.asarray(audio, dtype=np.float32)
-    out = np.empty(x.shape, dtype=np.int16)
+    return _pcm16(x.shape, (x[start:start + BLOCK_ROWS] for start in range(0, len(x), BLOCK_ROWS)))
+
+
+def _pcm16(shape: tuple[int, ...], blocks: Iterable[np.ndarray]) -> np.ndarray:
+    """``to_pcm16`` of a signal of ``shape`` given as consecutive float32 blocks."""
+    out = np.empty(shape, dtype=np.int16)
+    size = int(np.prod(shape))
     first = np.random.default_rng(DITHER_SEED)
     second = np.random.default_rng(DITHER_SEED)
-    second.bit_generator.advance(x.size // 2)  # PCG64 gives two float32 draws per 64-bit step
-    if x.size % 2:
+    second.bit_generator.advance(size // 2)  # PCG64 gives two float32 draws per 64-bit step
+    if size % 2:
         second.random(dtype=np.float32)  # the step the first draw's last value came from
-    for start in range(0, len(x), BLOCK_ROWS):
-        part = np.clip(x[start:start + BLOCK_ROWS], -1.0, 1.0)
+    start = 0
+    for block in blocks:
+        part = np.clip(block, -1.0, 1.0)
         part *= np.float32(PCM16_SCALE)
         dither = first.random(part.shape, dtype=np.float32)
         dither -= second.random(part.shape, dtype=np.float32)
@@ -51,6 +58,9 @@ def to_pcm16(audio: np.ndarray) -> np.ndarray:
         np.rint(part, out=part)
         np.clip(part, -32768, 32767, out=part)
         out[start:start + len(part)] = part
+        start += len(part)
+    if start != len(out):
+        raise RuntimeError(f"expected {len(out)} samples, got {start}")
     return out
 
 
@@ -187,21 +197,19 @@ def _measure_pcm16(pcm: np.ndarray, sample_rate: int) -> tuple[float, float]:
 
 
 def _encode_within_true_peak(
-    master: np.ndarray,
+    pcm_for: Callable[[float], np.ndarray],
     sample_rate: int,
     *,
     max_true_peak_dbtp: float,
     encode: Callable[[np.ndarray], bytes],
 ) -> _Encoded:
-    """Encode, and turn the master down and encode again while the decoded MP3's true peak is over
-    ``max_true_peak_dbtp``. LAME (which lets go of the GIL) encodes and the MP3 is measured in a second
+    """Encode ``pcm_for(0.0)`` (the master as 16-bit PCM), and while the decoded MP3's true peak is over
+    ``max_true_peak_dbtp``, ``pcm_for`` the master turned down and encode again. LAME (which lets go of the GIL) encodes and the MP3 is measured in a second
     thread while this one measures the WAV's samples: two cores, 1–2 s less wall per demo."""
     gain_adjust_db = 0.0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mp3") as pool:
         for attempt in range(MAX_TRUE_PEAK_RETRIES + 1):
-            scaled = master if gain_adjust_db == 0.0 else master * np.float32(db_to_gain(gain_adjust_db))
-            pcm = to_pcm16(scaled)
-            del scaled
+            pcm = pcm_for(gain_adjust_db)
             encoding = pool.submit(_encode_and_measure, encode, pcm)
             wav_lufs, wav_peak_dbtp = _measure_pcm16(pcm, sample_rate)
             mp3, mp3_lufs, peak_dbtp = encoding.result()

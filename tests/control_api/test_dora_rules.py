@@ -174,31 +174,24 @@ def test_cue_clips_are_handed_over_as_their_last_part_arrives():
         Clips("cues").add(part(0, 1, 1, 2, b, "sfx"))
 
 
-def test_a_programme_is_filled_in_place_whatever_order_its_chunks_arrive_in():
-    import pyarrow as pa
+def test_the_master_travels_as_a_float_wav_with_its_bits(tmp_path, monkeypatch):
+    from nodes.common import programme
+    from nodes.common.programme import ProgrammeFile, programme_blocks
 
-    from nodes.common.transfer import Programme
-
-    audio = np.arange(14, dtype=np.float32).reshape(7, 2)
-
-    def chunk(seq, start, stop):
-        return {"metadata": {"seq": seq, "channels": 2, "start": start, "samples": 7},
-                "value": pa.array(audio[start:stop].ravel())}
-
-    programme = Programme("mix")
-    for e in (chunk(1, 3, 6), chunk(0, 0, 3)):
-        programme.add(e)
-    assert not programme.complete
-    programme.add({"metadata": {"eos": True, "n_total": 3, "lufs": -16.0}, "value": None})
-    assert not programme.complete  # 2 of 3
-    programme.add(chunk(2, 6, 7))
-    assert programme.complete and programme.eos_metadata["lufs"] == -16.0
-    assert programme.audio.dtype == np.float32 and np.array_equal(programme.audio, audio)
-    with pytest.raises(RuntimeError, match="twice"):
-        programme.add(chunk(2, 6, 7))
-    with pytest.raises(RuntimeError, match="does not fit"):
-        programme.add({"metadata": {"seq": 3, "channels": 2, "start": 6, "samples": 7},
-                       "value": pa.array(audio[:2].ravel())})  # two rows from row 6 of 7
-    empty = Programme("mix")
-    empty.add({"metadata": {"eos": True, "n_total": 0}, "value": None})
-    assert empty.complete and empty.audio.shape == (0, 2)
+    rng = np.random.default_rng(3)
+    audio = (rng.standard_normal((10_001, 2)) * 0.3).astype(np.float32)
+    written = ProgrammeFile.write(tmp_path / "mix.wav", audio, 44100)
+    again = ProgrammeFile.from_facts(written.facts())
+    assert again == written and again.shape == (10_001, 2)
+    blocks = list(again.blocks(4096))
+    assert [len(b) for b in blocks] == [4096, 4096, 1809]
+    assert np.concatenate(blocks).tobytes() == audio.tobytes()
+    assert np.concatenate(list(programme_blocks(audio, 4096))).tobytes() == audio.tobytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mix.wav"]  # no partial file left
+    monkeypatch.setattr(programme, "WAV_MAX_BYTES", 1000)  # past 4 GiB a WAV cannot say its size
+    big = ProgrammeFile.write(tmp_path / "big.wav", audio, 44100)
+    assert (tmp_path / "big.wav").read_bytes()[:4] == b"RF64"
+    assert np.concatenate(list(big.blocks(1 << 19))).tobytes() == audio.tobytes()
+    short = ProgrammeFile(written.path, 44100, 10_002, 2)
+    with pytest.raises(RuntimeError, match="holds 10001 samples, not 10002"):
+        list(short.blocks(4096))

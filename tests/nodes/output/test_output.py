@@ -593,3 +593,22 @@ def test_the_mp3_is_measured_block_by_block_as_if_whole(monkeypatch):
     with soundfile.SoundFile(io.BytesIO(mp3)) as f:
         assert f.frames > len(decoded)  # the estimate this test is about
     assert _measure_mp3(mp3) == (integrated_lufs(decoded, rate), true_peak_dbtp(decoded, rate))
+
+
+@pytest.mark.parametrize("channels, peak_dbtp", [(2, -3.0), (1, -0.1)])  # -0.1: the true-peak re-encode
+def test_the_master_read_from_its_file_gives_the_same_files(tmp_path, monkeypatch, channels, peak_dbtp):
+    """The dora output reads the mixer's file a block at a time (several blocks here); every file it
+    writes has the bytes of writing from the whole array, also when the MP3 is encoded again."""
+    from nodes.common.programme import ProgrammeFile
+    from nodes.output import mp3
+
+    monkeypatch.setattr(mp3, "BLOCK_ROWS", 20_011)
+    monkeypatch.setattr(core, "BLOCK_ROWS", 20_011)
+    master = speechlike(4.0, peak_dbtp=peak_dbtp)[:, :channels]
+    from_array = write_outputs(tmp_path / "a" / "x.mp3", master, SR, make_timeline(), title="T")
+    programme = ProgrammeFile.write(tmp_path / "mix.wav", np.ascontiguousarray(master), SR)
+    from_file = write_outputs(tmp_path / "b" / "x.mp3", programme, SR, make_timeline(), title="T")
+    assert (from_file.mp3_gain_adjust_db < 0.0) == (peak_dbtp > -1.0)
+    assert from_file.mp3_gain_adjust_db == from_array.mp3_gain_adjust_db
+    for name in ("mp3", "wav", "timeline"):
+        assert getattr(from_file.files, name).read_bytes() == getattr(from_array.files, name).read_bytes(), name
