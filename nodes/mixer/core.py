@@ -31,7 +31,7 @@ from nodes.common.audio import (
 )
 from nodes.common.errors import warn
 from nodes.common.settings import check_ranges
-from nodes.common.types import PlacedCue, Timeline
+from nodes.common.types import PlacedCue, PlacedUtterance, Timeline
 from nodes.mixer.meters import ProgrammeMeters
 
 MAX_LEVELLING_GAIN_DB = 24.0
@@ -111,23 +111,27 @@ def mix_bus(
 
 
 class Bus:
-    """The programme being mixed. Everything is summed into one buffer, in one order: all dialogue (by
-    utterance), then the beds (ducked as they are placed), then the one-shots, each by cue. Cue clips
-    may be given as they arrive, in any order: each waits only until the ones before it are placed, and
-    is let go once it is on the bus, so a long programme's beds are never all held at once. The order
+    """The programme being mixed. Everything is summed into one buffer, in one order: the dialogue, by
+    utterance, then the beds (ducked as they are placed), then the one-shots, each by cue. Clips may be
+    given as they arrive, in any order: each waits only until the ones before it are placed, and is let
+    go once it is on the bus, so a long programme's lines and beds are never all held at once. The order
     never changes, so neither do the samples."""
 
     def __init__(self, timeline: Timeline, config: MixConfig = MixConfig()) -> None:
         self.timeline, self.config = timeline, config
         self.audio = np.zeros((seconds_to_samples(timeline.duration_s, timeline.sample_rate), 2), dtype=np.float32)
         self.order = [c for c in timeline.cues if c.kind == "ambience"] + [c for c in timeline.cues if c.kind == "sfx"]
-        self.dialogue_placed = False
-        self._placed = 0
+        self._spoken = self._placed = 0
+        self._lines: dict[int, tuple[np.ndarray, float]] = {}
         self._waiting: dict[int, np.ndarray] = {}
 
+    def add_segment(self, seq: int, clip: np.ndarray, pan: float = 0.0) -> None:
+        """One segment's dialogue, stereo, or mono with its pan."""
+        self._lines[seq] = (clip, pan)
+        self._drain()
+
     def add_dialogue(self, clips: Mapping[int, np.ndarray], pans: Mapping[int, float]) -> None:
-        _add_dialogue(self.audio, self.timeline, clips, self.config, pans)
-        self.dialogue_placed = True
+        self._lines.update({seq: (clip, pans.get(seq, 0.0)) for seq, clip in clips.items()})
         self._drain()
 
     def add_cue(self, index: int, audio: np.ndarray) -> None:
@@ -135,15 +139,28 @@ class Bus:
         self._drain()
 
     @property
+    def dialogue_placed(self) -> bool:
+        return self._spoken == len(self.timeline.utterances)
+
+    @property
     def complete(self) -> bool:
         return self.dialogue_placed and self._placed == len(self.order)
 
-    def missing(self) -> list[int]:
-        """Cue indices still to be placed whose clips have not been given."""
-        return [c.index for c in self.order[self._placed:] if c.index not in self._waiting]
+    def missing(self) -> list[str]:
+        """What is still to be placed and has not been given: ``segment N`` and ``cue N``."""
+        lines = [f"segment {s.seq}" for u in self.timeline.utterances[self._spoken:] for s in u.segments
+                 if s.seq not in self._lines]
+        return lines + [f"cue {c.index}" for c in self.order[self._placed:] if c.index not in self._waiting]
 
     def _drain(self) -> None:
-        while self.dialogue_placed and self._placed < len(self.order):
+        for utterance in self.timeline.utterances[self._spoken:]:
+            if any(s.seq not in self._lines for s in utterance.segments):
+                return
+            pieces = [self._lines.pop(s.seq) for s in utterance.segments]
+            _add_utterance(self.audio, self.timeline, utterance, [to_stereo(c, pan) for c, pan in pieces], self.config)
+            self._spoken += 1
+        self._lines.clear()  # segments no utterance places
+        while self._placed < len(self.order):
             cue = self.order[self._placed]
             if cue.index not in self._waiting:
                 return
@@ -168,14 +185,13 @@ def _place(bus: np.ndarray, clip: np.ndarray, start: int, sample_rate: int) -> N
     bus[start:start + len(clip)] += clip
 
 
-def _add_dialogue(bus: np.ndarray, timeline: Timeline, clips: Mapping[int, np.ndarray], config: MixConfig,
-                  pans: Mapping[int, float]) -> None:
+def _add_utterance(bus: np.ndarray, timeline: Timeline, utterance: PlacedUtterance, pieces: list[np.ndarray],
+                   config: MixConfig) -> None:
+    """An utterance's stereo segment clips, levelled together to the speech anchor and placed."""
     sr = timeline.sample_rate
-    for utterance in timeline.utterances:
-        pieces = [to_stereo(clips[s.seq], pans.get(s.seq, 0.0)) for s in utterance.segments]
-        gain = db_to_gain(_levelling_gain_db(np.concatenate(pieces), sr, config.speech_lufs))
-        for segment, clip in zip(utterance.segments, pieces, strict=True):
-            _place(bus, clip * np.float32(gain), seconds_to_samples(segment.start_s, sr), sr)
+    gain = db_to_gain(_levelling_gain_db(np.concatenate(pieces), sr, config.speech_lufs))
+    for segment, clip in zip(utterance.segments, pieces, strict=True):
+        _place(bus, clip * np.float32(gain), seconds_to_samples(segment.start_s, sr), sr)
 
 
 def _levelling_gain_db(audio: np.ndarray, sample_rate: int, target_lufs: float) -> float:

@@ -1,6 +1,6 @@
-"""dora node ``mixer``: ``timeline`` + ``dialogue`` + ``cues`` → ``mix``, the mastered programme in
-``MIX_CHUNK_S`` chunks by seq + EOS carrying the measured loudness. Dialogue is placed once all of it
-and the timeline are here; each bed and one-shot is placed (and let go) as soon as those before it are.
+"""dora node ``mixer``: ``timeline`` + ``dialogue`` + ``cues`` → ``mix``: where the mastered programme was
+written (``mix.wav`` in the task folder) and its measured loudness. Once the timeline is here, each utterance, bed and
+one-shot is placed (and let go) as soon as it and those before it are here.
 
 Env: the mix settings (DRAMAFLOW_SPEECH_LUFS, _AMBIENCE_BELOW_SPEECH_DB, _SFX_BELOW_SPEECH_DB,
 _DUCK_DB, _DUCK_PRE_ROLL_S, _DUCK_ATTACK_S, _DUCK_RELEASE_S, _DUCK_BRIDGE_S, _TARGET_LUFS,
@@ -31,18 +31,18 @@ def main() -> None:
                 dialogue.add(event, audio_from)
             elif (clip := cues.add(event)) is not None:
                 early.append(clip)
-            if bus is not None and dialogue.complete and not bus.dialogue_placed:
-                runner.progress(0, 1, "mixing")
-                pans = {seq: float(metadata.get(C.PAN, 0.0)) for seq, (_, metadata) in dialogue.items.items()}
-                bus.add_dialogue({seq: audio for seq, (audio, _) in dialogue.items.items()}, pans)
-                dialogue.items.clear()
-            while bus is not None and early:
-                _, index, audio = early.pop(0)
-                bus.add_cue(index, audio)
-            if bus is not None and bus.dialogue_placed and cues.complete:
+            if bus is None:
+                continue
+            for seq in list(dialogue.items):  # placed (and let go) as soon as its utterance is whole
+                audio, metadata = dialogue.items.pop(seq)
+                bus.add_segment(seq, audio, float(metadata.get(C.PAN, 0.0)))
+            while early:
+                bus.add_cue(*early.pop(0)[1:])
+            if dialogue.complete and cues.complete:
                 break
         if bus.missing():
-            raise RuntimeError(f"no audio arrived for cue(s) {bus.missing()}")
+            raise RuntimeError(f"no audio arrived for {', '.join(bus.missing())}")
+        runner.progress(0, 1, "mastering")
         release_memory()  # the clips are on the bus: free them before mastering adds its arrays
         result = master(bus.audio, bus.timeline.sample_rate, config)
         send_programme(runner, C.MIX, result.master, result.sample_rate, lufs=float(result.lufs),

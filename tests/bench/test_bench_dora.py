@@ -33,6 +33,11 @@ pytestmark = pytest.mark.bench
 
 def tree_rss_mb(root: int) -> float:
     """Resident memory of ``root`` and all its descendants, in MB."""
+    return sum(tree_rss_by_process(root).values())
+
+
+def tree_rss_by_process(root: int) -> dict[str, float]:
+    """Resident memory in MB of ``root`` and each of its descendants, keyed by ``pid command``."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
@@ -45,12 +50,21 @@ def tree_rss_mb(root: int) -> float:
             children.setdefault(ppid, []).append(pid)
         except (OSError, IndexError, ValueError):
             continue
-    total, stack = 0, [root]
+    found, stack = {}, [root]
     while stack:
         pid = stack.pop()
-        total += rss.get(pid, 0)
+        if pid in rss:
+            found[f"{pid} {_command(pid)}"] = rss[pid] / 1e6
         stack.extend(children.get(pid, []))
-    return total / 1e6
+    return found
+
+
+def _command(pid: int) -> str:
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    return " ".join(Path(w.decode(errors="replace")).name for w in words[:3] if w)
 
 
 class PeakSampler:
@@ -60,13 +74,16 @@ class PeakSampler:
     def __init__(self, roots: list[int]) -> None:
         self.roots = roots
         self.peak_mb = 0.0
+        self.at_peak: dict[str, float] = {}  # each process's RSS when the tree peaked
         self.cpu_s = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(0.05):
-            self.peak_mb = max(self.peak_mb, sum(tree_rss_mb(root) for root in self.roots))
+            processes = {name: mb for root in self.roots for name, mb in tree_rss_by_process(root).items()}
+            if sum(processes.values()) > self.peak_mb:
+                self.peak_mb, self.at_peak = sum(processes.values()), processes
         self.cpu_s = time.thread_time()
 
     def __enter__(self) -> PeakSampler:

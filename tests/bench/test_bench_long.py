@@ -46,5 +46,7 @@ def test_a_long_programme_through_dora(tmp_path):
     assert report.duration_s > MINUTES * 60 * 0.9
     print(f"\nBENCH long programme through dora: {report.duration_s / 60:.1f} min of audio in {wall_s:.0f} s "
           f"(real-time factor {wall_s / report.duration_s:.3f}); peak RSS of the tree {sampler.peak_mb:.0f} MB")
+    for process, mb in sorted(sampler.at_peak.items(), key=lambda item: -item[1]):
+        print(f"BENCH long at the peak {mb:6.0f} MB  {process}")
     for node, numbers in report.node_stats.items():
         print(f"BENCH long node {node:<9} {numbers['cpu_s']:7.1f} s CPU, peak RSS {numbers['max_rss_mb']:6.0f} MB")

@@ -126,8 +126,8 @@ def test_sfx_sit_below_speech_and_honour_gain_and_pan():
 
 
 def test_clips_given_as_they_arrive_mix_to_the_same_bits():
-    """The dora mixer places each cue clip as soon as the ones before it are placed; in whatever order
-    they arrive (beds before the dialogue, the last sfx first), the bus is the one ``mix_bus`` sums, bit
+    """The dora mixer places each line and cue clip as soon as the ones before it are placed; in whatever
+    order they arrive (beds before the dialogue, the second line first, the last sfx first), the bus is the one ``mix_bus`` sums, bit
     for bit, with overlapping beds, sfx on beds and mono dialogue panned on placement."""
     from nodes.common.audio import to_stereo
     from nodes.mixer.core import Bus, mix_bus
@@ -146,10 +146,18 @@ def test_clips_given_as_they_arrive_mix_to_the_same_bits():
     bus = Bus(t, MixConfig())
     for index in (3, 2):
         bus.add_cue(index, clips[index])
-    assert not bus.complete and bus.missing() == [0, 1]
-    bus.add_dialogue(speech, pans)
+    assert not bus.complete and bus.missing() == ["segment 0", "segment 1", "cue 0", "cue 1"]
+    bus.add_segment(1, speech[1], pans[1])  # the second line first: it waits for the first
+    assert not bus.dialogue_placed and bus.missing()[0] == "segment 0"
+    bus.add_segment(0, speech[0], pans[0])
+    assert bus.dialogue_placed
     bus.add_cue(1, clips[1])
-    assert bus.missing() == [0] and not bus.complete
+    assert bus.missing() == ["cue 0"] and not bus.complete
     bus.add_cue(0, clips[0])
     assert bus.complete and bus.missing() == []
     assert bus.audio.tobytes() == whole.tobytes()
+    at_once = Bus(t, MixConfig())
+    at_once.add_dialogue(speech, pans)
+    for index in range(4):
+        at_once.add_cue(index, clips[index])
+    assert at_once.audio.tobytes() == whole.tobytes()
