@@ -139,14 +139,34 @@ class Stopped(Exception):
 def release_memory() -> None:
     """Collect garbage and hand freed heap pages back to the system (glibc keeps them otherwise, and a
     node that waits for the end of the flow would hold its peak until then)."""
-    import ctypes
     import gc
 
     gc.collect()
+    trim_heap()
+
+
+def trim_heap() -> None:
+    import ctypes
+
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         pass
+
+
+class HeapTrimmer:
+    """For a node that lets go of many small arrays while it fills a large one (the mixer placing a long
+    programme's lines): hands the freed heap back after every ``every_bytes``, so that what it let go
+    and what it filled are not both counted (glibc keeps freed blocks under 32 MB otherwise)."""
+
+    def __init__(self, every_bytes: int = 32 << 20) -> None:
+        self.every_bytes, self.pending = every_bytes, 0
+
+    def let_go(self, nbytes: int) -> None:
+        self.pending += nbytes
+        if self.pending >= self.every_bytes:
+            trim_heap()
+            self.pending = 0
 
 
 def os_error_message(exc: OSError) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from nodes.common import contract as C
-from nodes.common.runtime import Runner, Stream, audio_from, json_from, release_memory
+from nodes.common.runtime import HeapTrimmer, Runner, Stream, audio_from, json_from, release_memory
 from nodes.common.settings import config_from_env
 from nodes.common.transfer import Clips, send_programme
 from nodes.common.types import Timeline
@@ -23,7 +23,7 @@ def main() -> None:
     runner = Runner(C.MIXER)
     with runner.failing_loudly():
         config = config_from_env(MixConfig, os.environ)
-        bus, dialogue, cues, early = None, Stream(C.DIALOGUE), Clips(C.CUES), []
+        bus, dialogue, cues, early, trimmer = None, Stream(C.DIALOGUE), Clips(C.CUES), [], HeapTrimmer()
         for event in runner.events((C.TIMELINE, C.DIALOGUE, C.CUES)):
             if event["id"] == C.TIMELINE:
                 bus = Bus(Timeline.from_dict(json_from(event)["timeline"]), config)
@@ -36,6 +36,7 @@ def main() -> None:
             for seq in list(dialogue.items):  # placed (and let go) as soon as its utterance is whole
                 audio, metadata = dialogue.items.pop(seq)
                 bus.add_segment(seq, audio, float(metadata.get(C.PAN, 0.0)))
+                trimmer.let_go(audio.nbytes)
             while early:
                 bus.add_cue(*early.pop(0)[1:])
             if dialogue.complete and cues.complete:

@@ -209,6 +209,7 @@ def _encode_within_true_peak(
     gain_adjust_db = 0.0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mp3") as pool:
         for attempt in range(MAX_TRUE_PEAK_RETRIES + 1):
+            pcm = mp3 = None  # the last attempt's let go before the next is made
             pcm = pcm_for(gain_adjust_db)
             encoding = pool.submit(_encode_and_measure, encode, pcm)
             wav_lufs, wav_peak_dbtp = _measure_pcm16(pcm, sample_rate)

@@ -38,6 +38,24 @@ def tree_rss_mb(root: int) -> float:
 
 def tree_rss_by_process(root: int) -> dict[str, float]:
     """Resident memory in MB of ``root`` and each of its descendants, keyed by ``pid command``."""
+    return {f"{pid} {_command(pid)}": rss / 1e6 for pid, rss in _tree(root).items()}
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size in MB: resident memory with each page shared by n processes counted 1/n
+    (the shared libraries every node maps, dora's shared memory), so that a sum over processes is the
+    memory they really take; 0 once the process is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024 / 1e6
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0.0
+
+
+def _tree(root: int) -> dict[int, int]:
+    """RSS in bytes of ``root`` and each of its descendants, by pid."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
@@ -54,7 +72,7 @@ def tree_rss_by_process(root: int) -> dict[str, float]:
     while stack:
         pid = stack.pop()
         if pid in rss:
-            found[f"{pid} {_command(pid)}"] = rss[pid] / 1e6
+            found[pid] = rss[pid]
         stack.extend(children.get(pid, []))
     return found
 
@@ -71,9 +89,9 @@ class PeakSampler:
     """Peak RSS of this process's tree, sampled every 50 ms; its own CPU (``cpu_s``) is left out of the
     engine's."""
 
-    def __init__(self, roots: list[int]) -> None:
-        self.roots = roots
-        self.peak_mb = 0.0
+    def __init__(self, roots: list[int], *, pss: bool = False) -> None:
+        self.roots, self.pss = roots, pss
+        self.peak_mb = self.pss_peak_mb = 0.0  # RSS summed over the tree; PSS summed, when asked for
         self.at_peak: dict[str, float] = {}  # each process's RSS when the tree peaked
         self.cpu_s = 0.0
         self._stop = threading.Event()
@@ -84,6 +102,8 @@ class PeakSampler:
             processes = {name: mb for root in self.roots for name, mb in tree_rss_by_process(root).items()}
             if sum(processes.values()) > self.peak_mb:
                 self.peak_mb, self.at_peak = sum(processes.values()), processes
+            if self.pss:
+                self.pss_peak_mb = max(self.pss_peak_mb, sum(pss_mb(int(name.split()[0])) for name in processes))
         self.cpu_s = time.thread_time()
 
     def __enter__(self) -> PeakSampler:
@@ -109,6 +129,7 @@ class Run:
     cpu_s: float
     peak_mb: float
     report: object
+    pss_mb: float = math.nan
 
 
 def timed(engine, out: Path, daemon_pids: list[int] = ()) -> Run:
@@ -122,7 +143,7 @@ def timed(engine, out: Path, daemon_pids: list[int] = ()) -> Run:
     # dora: the coordinator's and the daemon's trees (nodes included) and this process's RSS growth;
     # direct: this process (it renders in-process)
     baseline_mb = tree_rss_mb(os.getpid()) if daemon_pids else 0.0
-    with PeakSampler([*daemon_pids] or [os.getpid()]) as sampler:
+    with PeakSampler([*daemon_pids] or [os.getpid()], pss=True) as sampler:
         report = engine.render(script, out, RenderOptions(),
                                on_progress=lambda e: first.append(time.perf_counter()) if not first else None)
     wall = time.perf_counter() - start
@@ -133,7 +154,7 @@ def timed(engine, out: Path, daemon_pids: list[int] = ()) -> Run:
         own_now, waited_now = process_cpu_s(pid)
         cpu += own_now - own + waited_now - waited
     return Run(wall, first[0] - start, cpu, sampler.peak_mb + max(0.0, tree_rss_mb(os.getpid()) - baseline_mb)
-               if daemon_pids else sampler.peak_mb, report)
+               if daemon_pids else sampler.peak_mb, report, sampler.pss_peak_mb)
 
 
 def timed_cli(script_path: Path, out: Path) -> Run:
@@ -144,13 +165,13 @@ def timed_cli(script_path: Path, out: Path) -> Run:
     proc = subprocess.Popen([str(Path(sys.executable).with_name("dramaflow")), "render", str(script_path), "-o",
                              str(out), "--engine", "direct", "--json"], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL)
-    with PeakSampler([proc.pid]) as sampler:
+    with PeakSampler([proc.pid], pss=True) as sampler:
         stdout, _ = proc.communicate()
     wall = time.perf_counter() - start
     assert proc.returncode == 0, stdout[-2000:]
     kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime
-    return Run(wall, math.nan, cpu, sampler.peak_mb, None)
+    return Run(wall, math.nan, cpu, sampler.peak_mb, None, sampler.pss_peak_mb)
 
 
 RUNS = 3
@@ -195,6 +216,8 @@ def test_dora_against_direct_on_the_demo(tmp_path):
     print(f"BENCH peak RSS of the process tree: dora {median('dora', 'peak_mb'):.0f} MB (coordinator + daemon + "
           f"6 nodes, and what the engine grew); direct CLI {median('cli', 'peak_mb'):.0f} MB; direct warm "
           f"{median('direct', 'peak_mb'):.0f} MB")
+    print(f"BENCH peak PSS summed over the tree (shared pages counted once): dora {median('dora', 'pss_mb'):.0f} MB "
+          f"(without the engine's growth); direct CLI {median('cli', 'pss_mb'):.0f} MB")
     stats = runs["dora"][-1].report.node_stats
     for node, numbers in stats.items():
         print(f"BENCH node {node:<9} start-up and imports {numbers['import_cpu_s']:5.2f} s CPU, in all "

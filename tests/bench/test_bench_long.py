@@ -38,14 +38,15 @@ def test_a_long_programme_through_dora(tmp_path):
     try:
         assert engine.daemon.alive
         started = time.perf_counter()
-        with PeakSampler(engine.daemon.pids) as sampler:
+        with PeakSampler(engine.daemon.pids, pss=True) as sampler:
             report = engine.render(long_script(MINUTES), tmp_path / "long.mp3", RenderOptions())
         wall_s = time.perf_counter() - started
     finally:
         engine.close()
     assert report.duration_s > MINUTES * 60 * 0.9
     print(f"\nBENCH long programme through dora: {report.duration_s / 60:.1f} min of audio in {wall_s:.0f} s "
-          f"(real-time factor {wall_s / report.duration_s:.3f}); peak RSS of the tree {sampler.peak_mb:.0f} MB")
+          f"(real-time factor {wall_s / report.duration_s:.3f}); peak of the tree: RSS summed {sampler.peak_mb:.0f} MB, "
+          f"PSS summed {sampler.pss_peak_mb:.0f} MB")
     for process, mb in sorted(sampler.at_peak.items(), key=lambda item: -item[1]):
         print(f"BENCH long at the peak {mb:6.0f} MB  {process}")
     for node, numbers in report.node_stats.items():

@@ -44,7 +44,7 @@ def test_four_demo_renders_at_once(tmp_path):
         idle_mb = sum(tree_rss_mb(pid) for pid in engine.daemon.pids)
         threads = [threading.Thread(target=render, args=(k,)) for k in range(RENDERS)]
         started = time.perf_counter()
-        with PeakSampler(engine.daemon.pids) as sampler:
+        with PeakSampler(engine.daemon.pids, pss=True) as sampler:
             for thread in threads:
                 thread.start()
             for thread in threads:
@@ -57,5 +57,5 @@ def test_four_demo_renders_at_once(tmp_path):
     audio_s = sum(report.duration_s for report in reports.values())
     print(f"\nBENCH {RENDERS} demo renders at once on one daemon ({ENV_TTS_WORKERS}={workers} each): peak RSS of the "
           f"tree {sampler.peak_mb:.0f} MB (idle daemon and coordinator {idle_mb:.0f} MB), "
-          f"{sampler.peak_mb / RENDERS:.0f} MB per render; {wall_s:.1f} s for {audio_s:.0f} s of audio "
+          f"{sampler.peak_mb / RENDERS:.0f} MB per render; PSS summed {sampler.pss_peak_mb:.0f} MB; {wall_s:.1f} s for {audio_s:.0f} s of audio "
           f"(real-time factor {wall_s / audio_s:.3f})")
