@@ -36,7 +36,7 @@ from nodes.mixer.meters import ProgrammeMeters
 
 MAX_LEVELLING_GAIN_DB = 24.0
 EDGE_FADE_S = 0.005  # de-click the ends of clips cut by the programme end
-PEAK_FLOOR_DB = 12.0  # mastering keeps the peak from this far under the limiter's expected threshold
+PEAK_FLOOR_DB = 6.0  # mastering keeps the peak from this far under the limiter's expected threshold
 
 
 @dataclass(frozen=True)

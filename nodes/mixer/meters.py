@@ -20,7 +20,7 @@ import numpy as np
 
 from nodes.common.audio import CHUNK_SAMPLES, _hops_of, block_peak_at, k_weight_block, k_weighting
 
-FLOOR_MARGIN = 2.0  # a threshold at least this many times the floor: every peak at or above it is kept
+FLOOR_MARGIN = 1.001  # a threshold at least this many times the floor: every peak that matters is kept
 ENERGY_CACHE_BYTES = 64 << 20
 
 
