@@ -10,7 +10,7 @@ one-shots sit ``sfx_below_speech_db`` under it (loudest 400 ms). The sum is brou
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -312,17 +312,16 @@ def master(mix_bus: np.ndarray, sample_rate: int, config: MixConfig = MixConfig(
         warn("the mix is silent; nothing to master")
         return MixResult(x, sample_rate, loudness, true_peak_dbtp(x, sample_rate), 0.0, 0.0)
     gain_db = config.target_lufs - loudness
-    patches: list[_Patch] = []
     for _ in range(config.master_iterations):
-        gain = db_to_gain(gain_db)
-        patches = limiter_patches(meters, gain, sample_rate, config.true_peak_ceiling_dbtp, config)
-        loudness = gated_loudness(_patched_hops(hops, meters.energy, patches, gain**2, sample_rate), sample_rate)
+        limited_at = db_to_gain(gain_db)  # each try's patches are used as they come, never all held
+        patches = iter_limiter_patches(meters, limited_at, sample_rate, config.true_peak_ceiling_dbtp, config)
+        loudness = gated_loudness(_patched_hops(hops, meters.energy, patches, limited_at**2, sample_rate), sample_rate)
         if abs(loudness - config.target_lufs) <= config.lufs_tolerance / 2:
             break
         gain_db += config.target_lufs - loudness
     x *= np.float32(db_to_gain(gain_db))
     reduction_db = 0.0
-    for patch in patches:
+    for patch in iter_limiter_patches(meters, limited_at, sample_rate, config.true_peak_ceiling_dbtp, config):
         x[patch.start:patch.start + len(patch.gain)] *= patch.gain[:, None]
         reduction_db = max(reduction_db, -20.0 * math.log10(max(float(patch.gain.min()), 1e-12)))
     del meters
@@ -330,7 +329,7 @@ def master(mix_bus: np.ndarray, sample_rate: int, config: MixConfig = MixConfig(
                      reduction_db, gain_db)
 
 
-def _patched_hops(hops: np.ndarray, energy: Callable[[int, int], np.ndarray], patches: Sequence[_Patch],
+def _patched_hops(hops: np.ndarray, energy: Callable[[int, int], np.ndarray], patches: Iterable[_Patch],
                   power_gain: float, sample_rate: int) -> np.ndarray:
     """Hop energies of the programme after gain and limiting, without rebuilding the programme;
     ``energy(lo, hi)`` gives the per-sample K-weighted energy over [lo, hi)."""
@@ -354,20 +353,26 @@ def limiter_patches(
 ) -> list[_Patch]:
     """Where ``peak * gain`` would pass the ceiling, the limiter gain around it (look-ahead + release).
     ``peak`` is the per-sample oversampled peak, or the meters that keep what of it matters."""
+    return list(iter_limiter_patches(peak, gain, sample_rate, ceiling_dbtp, config))
+
+
+def iter_limiter_patches(
+    peak: np.ndarray | ProgrammeMeters, gain: float, sample_rate: int, ceiling_dbtp: float,
+    config: MixConfig = MixConfig()
+) -> Iterator[_Patch]:
+    """``limiter_patches`` one at a time, in order: a loud hour's patches can cover half of it."""
     threshold = db_to_gain(ceiling_dbtp) / gain
     sparse = isinstance(peak, ProgrammeMeters)
     over = peak.above(threshold) if sparse else np.flatnonzero(peak > threshold)
     if over.size == 0:
-        return []
+        return
     w = max(1, seconds_to_samples(config.limiter_lookahead_s, sample_rate))
     tail = w + seconds_to_samples(10.0 * config.limiter_release_s, sample_rate)  # release settles to < 1e-4
     breaks = np.flatnonzero(np.diff(over) > 2 * tail)
-    patches: list[_Patch] = []
     for first, last in zip(np.r_[0, breaks + 1], np.r_[breaks, over.size - 1], strict=True):
         lo, hi = max(0, int(over[first]) - 2 * w), min(len(peak), int(over[last]) + tail)
         local = limiter_gain((peak.peak(lo, hi) if sparse else peak[lo:hi]).astype(np.float64) * gain, sample_rate, ceiling_dbtp, config)
-        patches.append(_Patch(lo, local.astype(np.float32)))
-    return patches
+        yield _Patch(lo, local.astype(np.float32))
 
 
 def limiter_gain(peak: np.ndarray, sample_rate: int, ceiling_dbtp: float, config: MixConfig = MixConfig()) -> np.ndarray:

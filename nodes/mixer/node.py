@@ -38,7 +38,9 @@ def main() -> None:
                 bus.add_segment(seq, audio, float(metadata.get(C.PAN, 0.0)))
                 trimmer.let_go(audio.nbytes)
             while early:
-                bus.add_cue(*early.pop(0)[1:])
+                _, index, audio = early.pop(0)
+                bus.add_cue(index, audio)
+                trimmer.let_go(audio.nbytes)
             if dialogue.complete and cues.complete:
                 break
         if bus.missing():
