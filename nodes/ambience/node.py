@@ -1,8 +1,8 @@
 """dora node ``ambience``: ``plan`` + ``durations`` → ``timeline`` (JSON, laid out once TTS sent every
-duration), ``cues`` (each bed and one-shot in chunks + EOS, sent as rendered; a model backend renders
-them all and is freed, its device lock released, before they go out) and ``scene`` (JSON: the render's
-warnings and what the backend cost). Env: DRAMAFLOW_AMBIENCE_*, DRAMAFLOW_TANGOFLUX_DIR / _DEVICE,
-DRAMAFLOW_GPU_LOCK_TIMEOUT_S, DRAMAFLOW_CACHE_DIR, DRAMAFLOW_SAMPLE_RATE and the layout settings."""
+duration), ``cues`` (beds and one-shots in chunks + EOS, each sent as rendered; a model backend renders
+all, then is freed with its device lock) and ``scene`` (JSON: the render's warnings, the backend's cost).
+Env: DRAMAFLOW_AMBIENCE_*, DRAMAFLOW_TANGOFLUX_DIR / _DEVICE, DRAMAFLOW_GPU_LOCK_TIMEOUT_S,
+DRAMAFLOW_CACHE_DIR, DRAMAFLOW_SAMPLE_RATE and the layout settings."""
 
 from __future__ import annotations
 
@@ -45,15 +45,14 @@ def main() -> None:
         scene = SceneRender(plan, frames, layout_config, config_from_env(AmbienceConfig, os.environ),
                             on_progress=progress, on_step=step)
         laid_out = [*scene.notes]
-        tts = tts_summary(metadata for _, metadata in durations.items.values())
-        runner.send(C.TIMELINE, json_value({"timeline": scene.timeline.to_dict(), "seed": seed, "tts": tts,
-                                            "warnings": [*plan.warnings, *laid_out]}))
+        runner.send(C.TIMELINE, json_value({"timeline": scene.timeline.to_dict(), "seed": seed, "warnings": [
+            *plan.warnings, *laid_out], "tts": tts_summary(metadata for _, metadata in durations.items.values())}))
         send_clips(runner, C.CUES, scene.clips(), layout_config.sample_rate)
         for note in scene.notes:
             runner.warn(note)
         runner.send(C.SCENE, json_value({"warnings": scene.notes[len(laid_out):], "ambience": scene.stats}))
-        count = sum(1 for c in scene.timeline.cues if c.kind in ("ambience", "sfx"))
-        runner.progress(max(count, 1), max(count, 1), "done" if count else "no cues")  # closes at done == total > 0
+        closing = max(count := sum(1 for c in scene.timeline.cues if c.kind in ("ambience", "sfx")), 1)
+        runner.progress(closing, closing, "done" if count else "no cues")  # a stage closes at done == total > 0
         runner.linger()
 
 
