@@ -1,5 +1,5 @@
-"""dora node ``output``: ``timeline`` + ``scene`` + ``mix`` (where the mixer wrote the master) → the files, then exit;
-the master's file is removed once they are written. It is the last node: its exit
+"""dora node ``output``: ``timeline`` + ``scene`` + ``mix`` (where the mixer wrote the master) → the
+files, then exit; the master's file is removed once they are written. It is the last node: its exit
 closes ``done`` in every upstream node, which then leave in cascade (its ``done`` is never sent).
 
 Env: DRAMAFLOW_OUTPUT (the MP3 path), DRAMAFLOW_MP3_BITRATE_KBPS, DRAMAFLOW_MAX_TRUE_PEAK_DBTP.
