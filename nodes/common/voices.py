@@ -10,16 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from nodes.common.casting import CASTING_KEYS, Description, parse_age, parse_gender, parse_style
 from nodes.common.errors import ConfigError
-from nodes.common.providers import OFFLINE_PROVIDERS, PROVIDER_KEYS
+from nodes.common.providers import OFFLINE_PROVIDERS, PROVIDER_KEYS, PROVIDERS
 from nodes.common.types import VoiceSettings
 
-Provider = Literal["piper", "espeak", "minimax"]
 VOICE_EFFECTS: tuple[str, ...] = ("telephone", "radio", "room", "hall")
 EMOTIONS: tuple[str, ...] = (
     "happy", "sad", "angry", "fearful", "disgusted", "surprised", "calm", "fluent", "whisper",
@@ -31,7 +31,7 @@ OVERRIDE_RANGES: dict[str, tuple[float, float]] = {
     "gain_db": (-24.0, 12.0),
     "pan": (-1.0, 1.0),
 }
-OVERRIDE_KEYS: tuple[str, ...] = ("voice", *OVERRIDE_RANGES, "effect")
+OVERRIDE_KEYS: tuple[str, ...] = ("voice", *OVERRIDE_RANGES, "effect", *CASTING_KEYS)
 
 
 def default_voices_path() -> Path:
@@ -50,6 +50,7 @@ class VoiceParams(BaseModel):
     gain_db: float = Field(0.0, ge=OVERRIDE_RANGES["gain_db"][0], le=OVERRIDE_RANGES["gain_db"][1])
     pan: float = Field(0.0, ge=-1.0, le=1.0)
     effect: str | None = None
+    formant_shift: float | None = Field(None, ge=0.75, le=1.35)  # WORLD conversion (nodes/tts/voiceconv.py)
     pronunciation: tuple[str, ...] | None = None  # MiniMax pronunciation_dict entries, "word/(replacement)"
 
     @field_validator("pronunciation")
@@ -74,15 +75,41 @@ class VoiceEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     display_name: str
-    provider: Provider
+    provider: str
     language: str
     category: str = "general"
     description: str = ""
-    gender: str | None = None
+    gender: str | None = None  # female | male | neutral
+    age: tuple[int, int] | None = None  # the ages it sounds, in years: a word (young, old, …) or [from, to]
+    accent: str | None = None  # e.g. "General American", "British RP", "Beijing Mandarin"
+    style: tuple[str, ...] = ()  # free tags a script may ask for: warm, gravelly, bright, calm, …
+    licence: str = ""  # of the model and the corpus it was trained on
     provider_voice: str | None = None
     aliases: tuple[str, ...] = ()
     fallback: str | None = None
     params: VoiceParams = VoiceParams()
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        if value not in PROVIDERS:
+            raise ValueError(f"unknown provider {value!r}; known: {', '.join(PROVIDERS)}")
+        return value
+
+    @field_validator("gender", mode="before")
+    @classmethod
+    def _gender(cls, value: Any) -> str | None:
+        return None if value is None else parse_gender(value)
+
+    @field_validator("age", mode="before")
+    @classmethod
+    def _age(cls, value: Any) -> tuple[int, int] | None:
+        return None if value is None else parse_age(value)
+
+    @field_validator("style", mode="before")
+    @classmethod
+    def _style(cls, value: Any) -> tuple[str, ...]:
+        return () if value is None else parse_style(value)
 
     @field_validator("provider_voice")
     @classmethod
@@ -133,6 +160,10 @@ class VoiceLibrary:
                 "language": e.language,
                 "category": e.category,
                 "gender": e.gender,
+                "age": list(e.age) if e.age else None,
+                "accent": e.accent,
+                "style": list(e.style),
+                "licence": e.licence,
                 "fallback": e.fallback,
                 "aliases": list(e.aliases),
                 "params": e.params.model_dump(exclude_none=True),
@@ -184,7 +215,7 @@ def _check_fallbacks(entries: Mapping[str, VoiceEntry], source: str) -> None:
         if current.provider not in OFFLINE_PROVIDERS:
             raise ConfigError(
                 f"{source}: voice {voice_id!r} ({entry.provider}) needs an offline fallback "
-                f"(piper or espeak) so that runs without keys still work"
+                f"({', '.join(sorted(OFFLINE_PROVIDERS))}) so that runs without keys still work"
             )
 
 
@@ -203,7 +234,12 @@ def parse_override(value: Any) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(OVERRIDE_KEYS)}")
     out: dict[str, Any] = {}
+    wanted = {k: v for k, v in value.items() if k in CASTING_KEYS}
+    if wanted:  # a described speaker: casting picks the voice (nodes.common.casting)
+        out["describe"] = Description.parse(wanted)
     for key, raw in value.items():
+        if key in CASTING_KEYS:
+            continue
         if key == "voice":
             if not isinstance(raw, str) or not raw.strip():
                 raise ValueError("'voice' must be a voice id")

