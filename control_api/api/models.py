@@ -266,6 +266,10 @@ class VoicePublic(BaseModel):
     language: str
     category: str
     gender: str | None
+    age: list[int] | None = Field(None, description="The ages the voice sounds, [from, to] in years")
+    accent: str | None = None
+    style: list[str] = []
+    licence: str = Field("", description="Of the model and the recordings it was trained on")
     fallback: str | None
     aliases: list[str]
     params: dict[str, Any]

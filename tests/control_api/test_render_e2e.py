@@ -197,7 +197,7 @@ def test_voices_list_json_and_table():
     ids = {r["id"] for r in rows}
     assert {"en-joe", "zh-espeak-m", "zh-espeak-f", "zh-daniu", "zh-yifan", "zh-boyu"} <= ids
     daniu = next(r for r in rows if r["id"] == "zh-daniu")
-    assert daniu["provider"] == "minimax" and daniu["fallback"] == "zh-espeak-m" and "大牛" in daniu["aliases"]
+    assert daniu["provider"] == "minimax" and daniu["fallback"] == "zh-baker-male" and "大牛" in daniu["aliases"]
     table = dramaflow("voices", "list")
     assert table.returncode == 0 and "en-joe" in table.stdout
 

@@ -110,9 +110,9 @@ def token_chunks(phonemes: str) -> tuple[list[list[int]], int]:
     chunks: list[list[int]] = []
     space = table.get(" ")
     while len(ids) > MAX_TOKENS:
-        cut = max((i for i in range(MAX_TOKENS // 2, MAX_TOKENS) if ids[i] == space), default=MAX_TOKENS)
-        chunks.append(ids[:cut])
-        ids = ids[cut:]
+        gap = max((i for i in range(MAX_TOKENS // 2, MAX_TOKENS) if ids[i] == space), default=None)
+        chunks.append(ids[:gap if gap is not None else MAX_TOKENS])
+        ids = ids[gap + 1:] if gap is not None else ids[MAX_TOKENS:]  # the gap itself becomes the pause
     if ids:
         chunks.append(ids)
     return chunks, dropped

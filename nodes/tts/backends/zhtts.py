@@ -87,7 +87,7 @@ def read_number(digits: str) -> str:
             out += "" if out.endswith("零") else "零"
     out = out.rstrip("零")
     out = out[1:] if out.startswith("一十") else out
-    return re.sub(r"(^|零)二(?=[千万亿])", r"\1两", out)
+    return re.sub(r"(^|[零万亿])二(?=[千万亿])", r"\1两", out)
 
 
 def _below_10000(value: int) -> str:

@@ -103,10 +103,14 @@ def test_write_cast_render_listen_and_download(studio_url, new_page, workers, sc
     expect(page).to_have_url(re.compile(r"/scripts/[0-9a-f-]{36}$"))
     script_url = page.url
 
-    # cast: Silas gets a neural voice, heard first through its preview
+    # cast: Silas gets an old man's neural voice, found with the gender filter and its age tag, and heard
+    # first through its preview
     page.get_by_role("tab", name="Cast").click()
+    page.get_by_label("Gender filter").click()
+    page.get_by_role("option", name="male", exact=True).click()
     page.get_by_label("Voice for Silas").click()
-    page.get_by_role("option", name=re.compile(r"Joe Deep")).click()
+    expect(page.get_by_role("option", name=re.compile(r"^Ada "))).to_have_count(0)  # a female voice, filtered out
+    page.get_by_role("option", name=re.compile(r"^Walter .*male 60–85")).click()
     with page.expect_response(lambda r: "/preview" in r.url) as preview:
         page.get_by_role("button", name="Preview Silas").click()
     assert preview.value.status == 200

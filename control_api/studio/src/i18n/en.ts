@@ -91,6 +91,8 @@ const en = {
     providerFilter: "Provider filter",
     allLanguages: "All languages",
     allProviders: "All providers",
+    genderFilter: "Gender filter",
+    allGenders: "Any gender",
     fromScript: "From script: {voice}",
     scriptDefault: "Script default",
     noSpeakers: "No speakers yet: write some lines on the Write tab.",

@@ -92,6 +92,8 @@ const zh: Messages = {
     providerFilter: "提供方筛选",
     allLanguages: "全部语言",
     allProviders: "全部提供方",
+    genderFilter: "性别筛选",
+    allGenders: "不限性别",
     fromScript: "剧本指定：{voice}",
     scriptDefault: "剧本默认",
     noSpeakers: "还没有角色：请先在“编写”页写几行台词。",
