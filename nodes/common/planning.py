@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 
-from nodes.common.providers import OFFLINE_PROVIDERS
+from nodes.common.providers import LOCAL_PROVIDERS
 from nodes.common.types import Plan, Segment, Utterance, VoiceSettings
 
 # Offline engines have no emotion control; these prosody nudges make the (emotion) tag audible.
@@ -65,7 +65,7 @@ def requests_for(plan: Plan, seed: int) -> list[SynthesisRequest]:
     out: list[SynthesisRequest] = []
     for utterance in plan.utterances:
         voice = utterance.voice
-        if utterance.emotion and voice.provider in OFFLINE_PROVIDERS:
+        if utterance.emotion and voice.provider in LOCAL_PROVIDERS:
             speed, pitch, gain = EMOTION_PROSODY[utterance.emotion]
             voice = voice.replace(speed=voice.speed * speed, pitch=voice.pitch + pitch, gain_db=voice.gain_db + gain)
         for segment in utterance.segments:

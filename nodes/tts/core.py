@@ -34,7 +34,7 @@ from nodes.common.errors import (
 )
 from nodes.common.gpulock import gpu_lock, timeout_from_env
 from nodes.common.planning import SynthesisRequest, requests_for
-from nodes.common.providers import GPU_PROVIDERS, OFFLINE_PROVIDERS, PROVIDERS
+from nodes.common.providers import GPU_PROVIDERS, LOCAL_PROVIDERS, PROVIDERS
 from nodes.common.settings import check_ranges
 from nodes.common.types import Plan
 from nodes.tts.backends.base import Cacheable, Speech, Synthesizer
@@ -234,10 +234,10 @@ def postprocess(speech: Speech, request: SynthesisRequest, utterance: int, sampl
     The result is mono float32 (samples, 1) at ``sample_rate``, tagged with its utterance."""
     audio = trim_silence(as_2d(speech.audio), speech.sample_rate)
     voice = request.voice
-    formant_ratio = float(voice.option("formant_shift", 1.0))
-    if formant_ratio != 1.0:  # a made speaker: pitch and formants move together (WORLD)
-        audio = world_convert(audio, speech.sample_rate, voice.pitch, formant_ratio)
-    elif voice.pitch and voice.provider in OFFLINE_PROVIDERS:
+    formant_ratio, breathiness = float(voice.option("formant_shift", 1.0)), float(voice.option("breathiness", 0.0))
+    if formant_ratio != 1.0 or breathiness:  # a made speaker: pitch, formants and breath through WORLD
+        audio = world_convert(audio, speech.sample_rate, voice.pitch, formant_ratio, breathiness)
+    elif voice.pitch and voice.provider in LOCAL_PROVIDERS:
         audio = pitch_shift(audio, speech.sample_rate, voice.pitch)
     if voice.gain_db:
         audio = audio * np.float32(db_to_gain(voice.gain_db))

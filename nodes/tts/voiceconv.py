@@ -27,8 +27,11 @@ def warp_envelope(envelope: np.ndarray, ratio: float) -> np.ndarray:
     return np.ascontiguousarray(envelope[:, low] * (1.0 - frac) + envelope[:, high] * frac)
 
 
-def world_convert(audio: np.ndarray, sample_rate: int, semitones: float, formant_ratio: float) -> np.ndarray:
-    """``audio`` (samples, 1) with its pitch moved by ``semitones`` and its formants by ``formant_ratio``."""
+def world_convert(audio: np.ndarray, sample_rate: int, semitones: float, formant_ratio: float,
+                  breathiness: float = 0.0) -> np.ndarray:
+    """``audio`` (samples, 1) with its pitch moved by ``semitones``, its formants by ``formant_ratio``, and
+    with ``breathiness`` (0–1) more of its energy made aperiodic: each band's aperiodicity a (0 voiced … 1
+    noise) becomes a ** (1 − 0.8 · breathiness), an older or airier voice."""
     import pyworld
 
     x = np.ascontiguousarray(audio[:, 0], dtype=np.float64)
@@ -39,6 +42,8 @@ def world_convert(audio: np.ndarray, sample_rate: int, semitones: float, formant
     envelope = pyworld.cheaptrick(x, f0, times, sample_rate)
     aperiodicity = pyworld.d4c(x, f0, times, sample_rate)
     f0 = f0 * 2.0 ** (semitones / 12.0)
+    if breathiness > 0:
+        aperiodicity = np.ascontiguousarray(np.clip(aperiodicity, 1e-12, 1.0) ** (1.0 - 0.8 * breathiness))
     y = pyworld.synthesize(f0, warp_envelope(envelope, formant_ratio), aperiodicity, sample_rate,
                            frame_period=FRAME_PERIOD_MS)
     y = np.pad(y, (0, max(0, x.size - y.size)))[: x.size]

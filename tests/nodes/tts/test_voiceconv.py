@@ -73,3 +73,19 @@ def test_postprocess_converts_only_voices_that_ask_for_formants():
     assert first_formant_hz(shifted) == pytest.approx(2 ** (-5 / 12) * first_formant_hz(source), rel=FORMANT_TOLERANCE)
     assert first_formant_hz(converted) == pytest.approx(1.05 * first_formant_hz(source), rel=FORMANT_TOLERANCE)
     assert median_f0(converted, SAMPLE_RATE) == pytest.approx(2 ** (-5 / 12) * F0_HZ, rel=F0_TOLERANCE)
+
+
+def mean_aperiodicity(audio: np.ndarray) -> float:
+    import pyworld
+
+    x = audio[:, 0].astype(np.float64)
+    f0, t = pyworld.dio(x, SAMPLE_RATE)
+    f0 = pyworld.stonemask(x, f0, t, SAMPLE_RATE)
+    return float(pyworld.d4c(x, f0, t, SAMPLE_RATE)[f0 > 0].mean())
+
+
+def test_breathiness_makes_more_of_the_voice_aperiodic():
+    source = vowel()
+    plain = world_convert(source, SAMPLE_RATE, 0.0, 1.0)
+    breathy = world_convert(source, SAMPLE_RATE, 0.0, 1.0, breathiness=0.8)
+    assert mean_aperiodicity(breathy) > mean_aperiodicity(plain) + 0.05
