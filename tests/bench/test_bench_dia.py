@@ -27,30 +27,6 @@ torch = pytest.importorskip("torch", reason="needs the [tangoflux] extra")
 LINE = "The light is dark, and the boat is drifting toward the north reef. She needs your light. Over."
 
 
-def _save_full_size(root):
-    from transformers import (
-        DacConfig,
-        DacModel,
-        DiaConfig,
-        DiaFeatureExtractor,
-        DiaForConditionalGeneration,
-        DiaTokenizer,
-    )
-
-    with torch.device("cuda"):
-        model = DiaForConditionalGeneration(DiaConfig()).to(torch.bfloat16)
-        codec = DacModel(DacConfig(encoder_hidden_size=64, downsampling_ratios=[2, 4, 8, 8], decoder_hidden_size=1536,
-                                   n_codebooks=9, codebook_size=1024, codebook_dim=8, sampling_rate=44100))
-    model.save_pretrained(root)
-    codec.save_pretrained(root / "dac")
-    DiaFeatureExtractor(sampling_rate=44100, hop_length=512).save_pretrained(root)
-    DiaTokenizer().save_pretrained(root)
-    parameters = sum(p.numel() for p in model.parameters())
-    del model, codec
-    torch.cuda.empty_cache()
-    return parameters
-
-
 def test_bench_full_size_dia(tmp_path):
     from nodes.common.gpulock import gpu_lock
     from nodes.common.types import VoiceSettings
@@ -59,7 +35,10 @@ def test_bench_full_size_dia(tmp_path):
 
     if not torch.cuda.is_available():
         pytest.skip("no CUDA GPU here")
-    parameters = _save_full_size(tmp_path / "dia")
+    from tests.fakes.dia import save_dia
+
+    parameters = save_dia(tmp_path / "dia", full=True, device="cuda")
+    torch.cuda.empty_cache()
     clip = tmp_path / "reference.wav"
     sf.write(clip, (0.2 * np.sin(2 * np.pi * 150 * np.arange(5 * 44100) / 44100)).astype(np.float32), 44100)
     env = {"DRAMAFLOW_DIA_DIR": str(tmp_path / "dia"), "DRAMAFLOW_DIA_DEVICE": "cuda", "DRAMAFLOW_LOCK_DIR": str(tmp_path)}

@@ -14,7 +14,13 @@ CODEC = dict(encoder_hidden_size=8, downsampling_ratios=[2, 4, 8, 8], decoder_hi
              codebook_size=1024, codebook_dim=4, sampling_rate=44100)
 
 
-def save_tiny_dia(root: Path, seed: int = 0) -> Path:
+FULL_CODEC = dict(encoder_hidden_size=64, downsampling_ratios=[2, 4, 8, 8], decoder_hidden_size=1536, n_codebooks=9,
+                  codebook_size=1024, codebook_dim=8, sampling_rate=44100)  # descript/dac_44khz
+
+
+def save_dia(root: Path, *, full: bool = False, seed: int = 0, device: str = "cpu") -> int:
+    """Save a random-weight Dia (tiny, or the published full size in bf16) in the published layout;
+    returns its parameter count."""
     import torch
     from transformers import (
         DacConfig,
@@ -26,9 +32,15 @@ def save_tiny_dia(root: Path, seed: int = 0) -> Path:
     )
 
     torch.manual_seed(seed)
-    config = DiaConfig(encoder_config=ENCODER, decoder_config=DECODER, delay_pattern=[0, 8, 9, 10, 11, 12, 13, 14, 15])
-    DiaForConditionalGeneration(config).save_pretrained(root)
-    DacModel(DacConfig(**CODEC)).save_pretrained(root / "dac")
+    config = DiaConfig() if full else DiaConfig(encoder_config=ENCODER, decoder_config=DECODER,
+                                                 delay_pattern=[0, 8, 9, 10, 11, 12, 13, 14, 15])
+    with torch.device(device):
+        model = DiaForConditionalGeneration(config)
+        codec = DacModel(DacConfig(**(FULL_CODEC if full else CODEC)))
+    if full:
+        model = model.to(torch.bfloat16)
+    model.save_pretrained(root)
+    codec.save_pretrained(root / "dac")
     DiaFeatureExtractor(sampling_rate=44100, hop_length=512).save_pretrained(root)
     DiaTokenizer().save_pretrained(root)
-    return root
+    return sum(p.numel() for p in model.parameters())

@@ -22,9 +22,11 @@ REFERENCE_S = 1.0
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory):
-    from tests.fakes.dia import save_tiny_dia
+    from tests.fakes.dia import save_dia
 
-    return save_tiny_dia(tmp_path_factory.mktemp("dia"))
+    root = tmp_path_factory.mktemp("dia")
+    save_dia(root)
+    return root
 
 
 @pytest.fixture
