@@ -27,6 +27,7 @@ from nodes.common.errors import PermanentBackendError
 from nodes.common.files import atomic_write
 from nodes.common.settings import synthesis_workers
 from nodes.tts.backends.base import Speech, SynthesisRequest
+from nodes.tts.backends.phonemes import BRIDGE_LOCK
 
 NOISE_TILE = 1 << 18  # values per noise input; tiled when a sentence needs more (tiles repeat after ~6 s)
 DEFAULT_SENTENCE_PAUSE_S = 0.2
@@ -205,7 +206,6 @@ class PiperSynthesizer:
             saved = optimized_model_path(Path(model_path), cache_dir) if cache_dir is not None else None
             self._session = cpu_session(model_bytes, saved)
         self.sample_rate = int(self._voice.config.sample_rate)
-        self._lock = threading.Lock()
 
     def _sentence_audio(self, phoneme_ids: list[int], scales: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         feeds = {
@@ -232,7 +232,7 @@ class PiperSynthesizer:
                          dtype=np.float32)
         rng = np.random.default_rng(request.seed)
         pieces: list[np.ndarray] = []
-        with self._lock:
+        with BRIDGE_LOCK:  # espeak-ng's bridge is one per process, shared with Kokoro
             sentences = [self._voice.phonemes_to_ids(p) for p in self._voice.phonemize(request.text) if p]
         for ids in sentences:
             if pieces:
