@@ -30,6 +30,22 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+@contextmanager
+def user_errors(script: Path | None = None) -> Iterator[None]:
+    """A mistake in the script or an option exits 2 with the message (naming the file when there is one);
+    a backend or the disk failing exits 1. Never a traceback."""
+    from nodes.common.errors import ConfigError, DramaflowError, ScriptError
+
+    try:
+        yield
+    except ScriptError as exc:
+        raise _fail(f"{script}: {exc}" if script is not None else str(exc), 2) from None
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    except DramaflowError as exc:
+        raise _fail(str(exc), 1) from None
+
+
 def _voice_map(pairs: list[str] | None) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for pair in pairs or []:

@@ -25,8 +25,9 @@ from control_api.cli.common import (
     console,
     escape,
     out,
+    user_errors,
 )
-from nodes.common.errors import ConfigError, DramaflowError, ScriptError
+from nodes.common.errors import ConfigError
 
 
 def render(
@@ -49,16 +50,11 @@ def render(
     options = RenderOptions(voice_config=_voice_map(voice), seed=seed, settings=_setting_overrides(setting))
     failed = True
     try:
-        engine_impl = _engine(engine, template, task_dir)
-        with _progress(transient=report_json) as progress:
-            report = engine_impl.render(text, output, options, on_progress=_Bars(progress))
+        with user_errors(script):
+            engine_impl = _engine(engine, template, task_dir)
+            with _progress(transient=report_json) as progress:
+                report = engine_impl.render(text, output, options, on_progress=_Bars(progress))
         failed = False
-    except ScriptError as exc:
-        raise _fail(f"{script}: {exc}", 2) from None
-    except ConfigError as exc:
-        raise _fail(str(exc), 2) from None
-    except DramaflowError as exc:
-        raise _fail(str(exc), 1) from None
     finally:
         impl = locals().get("engine_impl")
         if isinstance(impl, _TaskDirEngine):
@@ -131,13 +127,9 @@ def check(
     from nodes.common.voices import load_voices, providers_from_env
     from nodes.segmenter.core import parse_script
 
-    try:
+    with user_errors(script):
         plan = parse_script(_read_script(script), load_voices(), voice_config=_voice_map(voice),
                             provider_available=providers_from_env(os.environ))
-    except ScriptError as exc:
-        raise _fail(f"{script}: {exc}", 2) from None
-    except ConfigError as exc:
-        raise _fail(str(exc), 2) from None
     table = Table(title=f"{plan.title} ({plan.language})", title_justify="left")
     for column in ("speaker", "voice", "provider", "lines", "characters"):
         table.add_column(column)

@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from control_api.cli.common import _fail, _read_script, _voice_map, console, escape, out
-from nodes.common.errors import ConfigError, DramaflowError, ScriptError
+from control_api.cli.common import _fail, _read_script, _voice_map, console, escape, out, user_errors
+from nodes.common.errors import ConfigError, DramaflowError
 
 voices_app = typer.Typer(no_args_is_help=True, help="The voice library (voices.yaml).")
 
@@ -75,19 +75,13 @@ def voices_audition(
     from nodes.common.voices import load_voices, providers_from_env
     from nodes.segmenter.core import parse_script
 
-    try:
+    with user_errors(script):
         library = load_voices()
         plan = parse_script(_read_script(script), library, voice_config=_voice_map(voice),
                             provider_available=providers_from_env(os.environ))
         folder = out_dir or Path("auditions") / (re.sub(r"[^A-Za-z0-9._-]+", "-", script.stem).strip("-.") or "script")
         rows, together = audition(plan, library, folder, lines=lines, env=os.environ,
                                   on_warning=lambda m: console.print(f"[yellow]warning:[/] {escape(m)}", highlight=False))
-    except ScriptError as exc:
-        raise _fail(f"{script}: {exc}", 2) from None
-    except ConfigError as exc:
-        raise _fail(str(exc), 2) from None
-    except DramaflowError as exc:
-        raise _fail(str(exc), 1) from None
     table = Table(title=f"{plan.title}: the cast", title_justify="left")
     for column in ("speaker", "voice", "tags", "seconds", "file"):
         table.add_column(column, no_wrap=column in ("voice", "file"))
